@@ -1,0 +1,51 @@
+"""Parse condition strings such as ``on(red block, blue block)`` or ``moved(red block, dy=0.1)``.
+
+Config goals and plans use this one syntax."""
+
+from __future__ import annotations
+
+import re
+
+from embodied.geometry import PREDICATES
+from embodied.registry import did_you_mean
+from embodied.types import Condition
+
+_CALL = re.compile(r"^\s*(not\s+)?([a-z_]+)\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
+ARITY = {"on": 2, "inside": 2, "near": 2, "left_of": 2, "right_of": 2, "behind": 2, "in_front_of": 2,
+         "grasped": 1, "upright": 1, "at": 1, "moved": 1}
+
+
+class ConditionSyntaxError(ValueError):
+    """A condition string that cannot be read; the message says what is expected."""
+
+
+def parse_condition(text: str) -> Condition:
+    m = _CALL.match(text)
+    if not m:
+        raise ConditionSyntaxError(f"{text!r} is not of the form predicate(arg, ...), e.g. on(red block, blue block)")
+    negated, name, inner = bool(m.group(1)), m.group(2).lower(), m.group(3)
+    if name not in PREDICATES:
+        guess = did_you_mean(name, list(PREDICATES))
+        hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(PREDICATES)}"
+        raise ConditionSyntaxError(f"unknown predicate {name!r} ({hint})")
+    args: list[str] = []
+    params: dict[str, float | str] = {}
+    for part in (p.strip() for p in inner.split(",")):
+        if not part:
+            continue
+        key, eq, value = part.partition("=")
+        if eq:
+            try:
+                params[key.strip()] = float(value)
+            except ValueError:
+                params[key.strip()] = value.strip()
+        else:
+            args.append(part)
+    want = ARITY.get(name)
+    if want is not None and len(args) != want:
+        raise ConditionSyntaxError(f"{name} takes {want} object name(s), got {len(args)} in {text!r}")
+    if name == "at" and not {"x", "y"} <= params.keys():
+        raise ConditionSyntaxError(f"at() needs x= and y= in metres, e.g. at(red block, x=0.5, y=0.1): {text!r}")
+    if name == "aligned" and len(args) < 2:
+        raise ConditionSyntaxError(f"aligned needs at least two objects: {text!r}")
+    return Condition(name, tuple(args), params, negated)

@@ -1,0 +1,413 @@
+"""Experiment configs: YAML files with ``include:`` presets and dotted command-line overrides,
+validated into typed objects. Every mistake becomes one :class:`ConfigError` naming the file, the
+line, the field path, what was expected, and a "did you mean" where one helps."""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from embodied import backends
+from embodied.errors import ConfigError, UnknownBackendError
+from embodied.registry import did_you_mean
+
+Loc = tuple[str | int, ...]
+LineMap = dict[Loc, tuple[str, int]]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _backend_name(registry_kind: str, value: str) -> str:
+    registry = backends.registry(registry_kind)
+    try:
+        registry.entry(value)
+    except UnknownBackendError as exc:
+        raise ValueError(f"{exc.message} ({exc.hint})") from None
+    return value
+
+
+class TaskConfig(StrictModel):
+    instruction: str = Field(min_length=1)
+    goal: list[str] = Field(
+        default_factory=list,
+        description="ground-truth conditions for scoring, e.g. 'on(red block, blue block)'",
+    )
+    policy: str | None = Field(default=None, description="inline code policy: run it instead of planning")
+    policy_file: str | None = None
+
+    @field_validator("goal")
+    @classmethod
+    def _goal(cls, v: list[str]) -> list[str]:
+        from embodied.conditions import ConditionSyntaxError, parse_condition
+
+        for i, text in enumerate(v):
+            try:
+                parse_condition(text)
+            except ConditionSyntaxError as exc:
+                raise ValueError(f"goal item {i}: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_policy(self) -> TaskConfig:
+        if self.policy and self.policy_file:
+            raise ValueError("give either task.policy or task.policy_file, not both")
+        return self
+
+
+class AgentConfig(StrictModel):
+    planner: str = "rule"
+    writer: str | None = Field(default=None, description="defaults to the planner's name")
+    repairer: str | None = Field(default=None, description="defaults to the planner's name")
+    monitors: list[str] = Field(default_factory=lambda: ["trace", "geometric"])
+    closed_loop: bool = Field(default=True, description="false: no monitoring, no repair (ablation)")
+    repair_budget: int = Field(default=3, ge=0, le=50)
+    replan_budget: int = Field(default=2, ge=0, le=50)
+    max_subgoals: int = Field(default=30, ge=1, le=1000)
+    model: str | None = Field(default=None, description="name of an entry under models: for llm parts")
+
+    @field_validator("planner")
+    @classmethod
+    def _planner(cls, v: str) -> str:
+        return _backend_name("planner", v)
+
+    @field_validator("writer")
+    @classmethod
+    def _writer(cls, v: str | None) -> str | None:
+        return None if v is None else _backend_name("writer", v)
+
+    @field_validator("repairer")
+    @classmethod
+    def _repairer(cls, v: str | None) -> str | None:
+        return None if v is None else _backend_name("repairer", v)
+
+    @field_validator("monitors")
+    @classmethod
+    def _monitors(cls, v: list[str]) -> list[str]:
+        return [_backend_name("monitor", m) for m in v]
+
+
+class SandboxConfig(StrictModel):
+    max_steps: int = Field(default=200_000, ge=100, description="policy lines/loop iterations")
+    timeout_s: float = Field(default=300.0, gt=0, description="wall clock per policy run")
+
+
+class RunConfig(StrictModel):
+    out_dir: str = "runs"
+    name: str | None = None
+    save_images: bool = True
+    quiet: bool = False
+
+
+class ModelConfig(StrictModel):
+    backend: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        return _backend_name("model", v)
+
+
+class ExperimentConfig(StrictModel):
+    name: str = ""
+    task: TaskConfig
+    env: Any = Field(description="validated by the config model of the env kind named in env.kind")
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    run: RunConfig = Field(default_factory=RunConfig)
+    sweep: dict[str, Any] | None = Field(default=None, description="variants for `embodied sweep`")
+
+    @model_validator(mode="after")
+    def _model_refs(self) -> ExperimentConfig:
+        if self.agent.model is not None and self.agent.model not in self.models:
+            known = ", ".join(self.models) or "none defined"
+            raise ValueError(f"agent.model {self.agent.model!r} is not an entry of models: ({known})")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    line = mark.line + 1 if mark is not None else None
+    return ConfigError(f"invalid YAML: {problem}", file=file, line=line)
+
+
+def _lines(node: yaml.Node, file: str, loc: Loc, out: LineMap) -> None:
+    out[loc] = (file, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*loc, key)] = (file, key_node.start_mark.line + 1)
+            _lines(value_node, file, (*loc, key), out)
+            out[(*loc, key)] = (file, key_node.start_mark.line + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, file, (*loc, i), out)
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], LineMap]:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=file, hint="check the path") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from None
+    if data is None:
+        raise ConfigError("the file is empty", file=file, hint="a config needs at least task: and env:")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"expected a mapping of sections at the top level, got {type(data).__name__}", file=file, line=1
+        )
+    lines: LineMap = {}
+    if node is not None:
+        _lines(node, file, (), lines)
+    return data, lines
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge mappings; lists and scalars in ``top`` replace those in ``base``."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], LineMap]:
+    path = path.resolve() if path.exists() else path
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigError(f"include cycle: {chain}", file=str(seen[-1]))
+    data, lines = _read_yaml(path)
+    includes = data.pop("include", [])
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        file, line = lines.get(("include",), (str(path), None))
+        raise ConfigError("expected a file path or a list of file paths", file=file, line=line, field="include")
+    merged: dict[str, Any] = {}
+    merged_lines: LineMap = {}
+    for inc in includes:
+        inc_path = (path.parent / inc) if not Path(inc).is_absolute() else Path(inc)
+        if not inc_path.exists():
+            file, line = lines.get(("include",), (str(path), None))
+            raise ConfigError(f"included file {inc!r} not found (looked in {inc_path.parent})",
+                              file=file, line=line, field="include")
+        inc_data, inc_lines = _load_with_includes(inc_path, (*seen, path))
+        merged = _merge(merged, inc_data)
+        merged_lines.update(inc_lines)
+    merged = _merge(merged, data)
+    merged_lines.update(lines)
+    return merged, merged_lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} is not key=value", file="<command line>",
+                          hint="e.g. env.seed=3 or agent.planner=rule")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_override(data: dict[str, Any], text: str, lines: LineMap) -> None:
+    keys, value = parse_override(text)
+    source = ("<command line>", 0)
+    node: Any = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        where = ".".join(keys[: i + 1])
+        if isinstance(node, list):
+            if not key.lstrip("-").isdigit():
+                raise ConfigError(f"{'.'.join(keys[:i])} is a list: use a number index, not {key!r}",
+                                  file="<command line>", field=where)
+            idx = int(key)
+            if not -len(node) <= idx < len(node):
+                raise ConfigError(f"index {idx} is out of range (the list has {len(node)} items)",
+                                  file="<command line>", field=where)
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set {key!r} inside a {type(node).__name__}",
+                              file="<command line>", field=where)
+        if last:
+            node[key] = value
+        else:
+            node = node.setdefault(key, {})
+    lines[tuple(int(k) if k.isdigit() else k for k in keys)] = source
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation errors -> ConfigError
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            out.extend(_unwrap(arg))
+        return out
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """Allowed keys of the mapping at ``loc`` inside ``model`` (for "did you mean")."""
+    candidates: list[Any] = [model]
+    for part in loc:
+        nxt: list[Any] = []
+        for cand in candidates:
+            for c in _unwrap(cand):
+                if isinstance(c, type) and issubclass(c, BaseModel) and isinstance(part, str):
+                    field = c.model_fields.get(part)
+                    if field is not None:
+                        nxt.append(field.annotation)
+                elif typing.get_origin(c) in (list, tuple) and isinstance(part, int):
+                    nxt.extend(typing.get_args(c)[:1])
+                elif typing.get_origin(c) is dict and isinstance(part, str):
+                    nxt.extend(typing.get_args(c)[1:2])
+        candidates = nxt
+    names: list[str] = []
+    for cand in candidates:
+        for c in _unwrap(cand):
+            if isinstance(c, type) and issubclass(c, BaseModel):
+                names.extend(c.model_fields)
+    return names
+
+
+def _line_for(loc: Loc, lines: LineMap) -> tuple[str | None, int | None]:
+    for n in range(len(loc), -1, -1):
+        hit = lines.get(tuple(loc[:n]))
+        if hit is not None:
+            return hit[0], (hit[1] or None)
+    return None, None
+
+
+def _describe(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> tuple[str, str | None]:
+    kind = err["type"]
+    msg = err["msg"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc[:-1])
+        guess = did_you_mean(str(loc[-1]), allowed)
+        hint = f"did you mean {guess!r}?" if guess else (f"allowed: {', '.join(allowed)}" if allowed else None)
+        return f"unknown key {loc[-1]!r}", hint
+    if kind == "missing":
+        return "required field is missing", None
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        options = [o.strip().strip("'\"") for o in expected.replace(" or ", ",").split(",") if o.strip()]
+        guess = did_you_mean(str(err.get("input")), options)
+        hint = f"did you mean {guess!r}?" if guess else None
+        return f"{err.get('input')!r} is not allowed; expected one of {expected}", hint
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        return msg, None
+    got = err.get("input")
+    if got is not None and not isinstance(got, dict | list):
+        return f"{msg} (got {got!r})", None
+    return msg, None
+
+
+def _raise_validation(exc: ValidationError, model: type[BaseModel], prefix: Loc, lines: LineMap,
+                      fallback_file: str) -> typing.NoReturn:
+    problems: list[ConfigError] = []
+    for err in exc.errors():
+        loc = (*prefix, *tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
+        message, hint = _describe(err, model, tuple(err["loc"]))
+        file, line = _line_for(loc, lines)
+        dotted = ".".join(str(p) for p in loc) or "<top level>"
+        problems.append(ConfigError(message, file=file or fallback_file, line=line, field=dotted, hint=hint))
+    first = problems[0]
+    if len(problems) > 1:
+        rest = "\n".join(f"  also: {p}" for p in problems[1:])
+        raise ConfigError(f"{first.message}\n{rest}", file=first.file, line=first.line, field=first.field,
+                          hint=first.hint)
+    raise first
+
+
+def validate(data: dict[str, Any], lines: LineMap | None = None, file: str = "<config>") -> ExperimentConfig:
+    lines = lines or {}
+    try:
+        cfg = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        _raise_validation(exc, ExperimentConfig, (), lines, file)
+    env = cfg.env
+    if not isinstance(env, dict):
+        f, line = _line_for(("env",), lines)
+        raise ConfigError("expected a mapping with at least 'kind'", file=f or file, line=line, field="env")
+    kind = env.get("kind")
+    registry = backends.registry("env")
+    if kind is None:
+        f, line = _line_for(("env",), lines)
+        raise ConfigError("required field is missing", file=f or file, line=line, field="env.kind",
+                          hint=f"one of: {', '.join(registry.names())}")
+    try:
+        env_model = registry.config_model(str(kind))
+    except UnknownBackendError as exc:
+        f, line = _line_for(("env", "kind"), lines)
+        raise ConfigError(exc.message, file=f or file, line=line, field="env.kind", hint=exc.hint) from None
+    try:
+        cfg.env = env_model.model_validate(env)
+    except ValidationError as exc:
+        _raise_validation(exc, env_model, ("env",), lines, file)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> ExperimentConfig:
+    """Read, compose, override and validate a config. Raises :class:`ConfigError` only."""
+    path = Path(path)
+    data, lines = _load_with_includes(path)
+    for text in overrides:
+        apply_override(data, text, lines)
+    cfg = validate(data, lines, str(path))
+    base = path.resolve().parent
+    if cfg.task.policy_file:
+        policy_path = Path(cfg.task.policy_file)
+        if not policy_path.is_absolute():
+            policy_path = base / policy_path
+        if not policy_path.exists():
+            f, line = _line_for(("task", "policy_file"), lines)
+            raise ConfigError(f"policy file {cfg.task.policy_file!r} not found (looked at {policy_path})",
+                              file=f or str(path), line=line, field="task.policy_file")
+        cfg.task.policy = policy_path.read_text(encoding="utf-8")
+    return cfg
+
+
+def resolved_dict(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config as plain data, as it was actually used (for the run directory)."""
+    return cfg.model_dump(mode="json")

@@ -1,0 +1,67 @@
+"""Tolerant matching of object descriptions ("the red cube", "Red Block", "red one") to names.
+
+Shared by the skills (agent side, against detected objects) and by ground-truth scoring (against
+configured objects), so both read a description the same way."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+# Each group is one meaning; the first word is the canonical form.
+SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("block", "cube", "box", "brick", "blocks", "cubes", "boxes", "bricks"),
+    ("plate", "zone", "pad", "mat", "target", "plates", "zones", "pads", "mats", "square", "patch"),
+    ("bowl", "container", "tray", "bin", "basket", "bowls", "containers", "trays", "bins", "cup"),
+    ("cylinder", "can", "puck", "disc", "disk", "cylinders", "cans", "pucks", "round"),
+    ("grey", "gray"),
+    ("purple", "violet"),
+    ("orange",),
+    ("cyan", "teal"),
+    ("pink", "magenta"),
+)
+_CANON = {word: group[0] for group in SYNONYMS for word in group}
+_STOP = {"the", "a", "an", "one", "object", "thing", "item", "piece", "that", "this", "of", "colored",
+         "coloured", "small", "little", "big"}
+
+
+def words(text: str) -> list[str]:
+    """Canonical content words of a description, in order."""
+    tokens = re.findall(r"[a-z0-9]+", text.lower())
+    return [_CANON.get(t, t) for t in tokens if t not in _STOP]
+
+
+def canonical(text: str) -> str:
+    return " ".join(words(text))
+
+
+def match_score(query: str, name: str) -> float:
+    """1.0 for the same canonical words; partial credit when every query word is in the name
+    (e.g. "red" -> "red block"); fuzzy ratio otherwise, so typos still land."""
+    q, n = words(query), words(name)
+    if not q or not n:
+        return 0.0
+    if q == n:
+        return 1.0
+    if set(q) <= set(n):
+        return 0.9 * len(set(q)) / len(set(n)) + 0.05
+    if set(n) <= set(q):  # "red block on the left" style extras
+        return 0.7
+    return 0.6 * difflib.SequenceMatcher(None, " ".join(q), " ".join(n)).ratio()
+
+
+def resolve(query: str, names: Iterable[str], threshold: float = 0.45) -> str | None:
+    """The best-matching name, or None when nothing is close or the best is ambiguous."""
+    scored = sorted(((match_score(query, n), n) for n in names), reverse=True)
+    if not scored or scored[0][0] < threshold:
+        return None
+    if len(scored) > 1 and scored[1][0] == scored[0][0] and scored[0][0] < 1.0:
+        return None
+    return scored[0][1]
+
+
+def closest(query: str, names: Iterable[str], n: int = 3) -> list[str]:
+    """Names to suggest in an error message."""
+    scored = sorted(((match_score(query, name), name) for name in names), reverse=True)
+    return [name for score, name in scored[:n] if score > 0.2]

@@ -1,0 +1,88 @@
+"""The primitive API a code policy calls, with the prompt text generated from type hints and
+docstrings. A primitive without hints or a docstring fails at registration, not at run time."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    fn: Callable[..., Any]
+    signature: inspect.Signature
+    doc: str
+
+    def spec(self) -> str:
+        """One entry of the API listing: the signature, then the docstring indented."""
+        params = []
+        for p in self.signature.parameters.values():
+            text = f"{p.name}: {_type_name(p.annotation)}"
+            if p.default is not inspect.Parameter.empty:
+                text += f" = {p.default!r}"
+            params.append(text)
+        ret = _type_name(self.signature.return_annotation)
+        body = "\n".join("    " + line for line in self.doc.splitlines())
+        return f"{self.name}({', '.join(params)}) -> {ret}\n{body}"
+
+
+def _type_name(annotation: Any) -> str:
+    if annotation is inspect.Parameter.empty:
+        return "Any"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+class PrimitiveSet:
+    """Named callables for one environment. ``sim_time`` reports simulated seconds so the
+    sandbox can record how much simulated time each call took."""
+
+    def __init__(self, domain: str, sim_time: Callable[[], float] | None = None) -> None:
+        self.domain = domain
+        self.sim_time = sim_time or (lambda: 0.0)
+        self._items: dict[str, Primitive] = {}
+
+    def add(self, fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
+        name = name or fn.__name__
+        doc = inspect.getdoc(fn)
+        if not doc:
+            raise TypeError(f"primitive {name!r} has no docstring: the prompt needs one")
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception as exc:  # unresolved forward reference and the like
+            raise TypeError(f"primitive {name!r}: cannot resolve type hints ({exc})") from exc
+        sig = inspect.signature(fn)
+        for p in sig.parameters.values():
+            if p.name not in hints:
+                raise TypeError(f"primitive {name!r}: parameter {p.name!r} has no type hint")
+        if "return" not in hints:
+            raise TypeError(f"primitive {name!r} has no return type hint")
+        sig = sig.replace(
+            parameters=[p.replace(annotation=hints[p.name]) for p in sig.parameters.values()],
+            return_annotation=hints["return"],
+        )
+        if name in self._items:
+            raise ValueError(f"primitive {name!r} registered twice")
+        self._items[name] = Primitive(name, fn, sig, doc)
+        return fn
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __getitem__(self, name: str) -> Primitive:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[Primitive]:
+        return iter(self._items.values())
+
+    def spec(self) -> str:
+        """The API listing for prompts and ``help()``."""
+        return "\n\n".join(p.spec() for p in self)
