@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 
-class FailureCategory(str, enum.Enum):
+class FailureCategory(enum.StrEnum):
     """Why a checkpoint failed. Repairers are keyed by this, never by message text."""
 
     NONE = "none"
@@ -188,7 +188,7 @@ class Checkpoint:
     image_paths: dict[str, str] = field(default_factory=dict)
 
 
-class ExecutionStatus(str, enum.Enum):
+class ExecutionStatus(enum.StrEnum):
     OK = "ok"
     SYNTAX_ERROR = "syntax_error"
     REFUSED = "refused"
