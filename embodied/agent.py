@@ -1,0 +1,246 @@
+"""The closed loop: plan -> write -> run -> check -> repair -> replan, with dynamic plan revision.
+
+Domain-agnostic on purpose: this module talks to the world only through the protocols in
+``embodied.protocols`` and imports no simulator, robot or GUI code, so the same loop drives a
+tabletop and a phone screen.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from embodied.errors import EmbodiedError
+from embodied.protocols import Environment, Monitor, Planner, Repairer, Writer
+from embodied.sandbox import Sandbox
+from embodied.types import (
+    Attempt,
+    Execution,
+    FailureCategory,
+    Observation,
+    Plan,
+    Policy,
+    Subgoal,
+    SubgoalOutcome,
+    Verdict,
+)
+
+
+class EpisodeLog(Protocol):
+    """Where the loop reports what happens (the trace file, the console, or both)."""
+
+    def event(self, kind: str, **data: Any) -> None: ...
+
+    def images(self, observation: Observation | None, label: str) -> dict[str, str]: ...
+
+
+class NullLog:
+    def event(self, kind: str, **data: Any) -> None:
+        pass
+
+    def images(self, observation: Observation | None, label: str) -> dict[str, str]:
+        return {}
+
+
+@dataclass
+class HybridMonitor:
+    """Runs monitors in order; the first decisive failure wins. A monitor listed in
+    ``advisory`` reports but never fails a checkpoint alone (e.g. a VLM whose answer is unknown)."""
+
+    monitors: Sequence[Monitor]
+    advisory: frozenset[str] = frozenset()
+    name: str = "hybrid"
+
+    def check(self, subgoal: Subgoal, execution: Execution, observation: Observation) -> Verdict:
+        notes: list[dict[str, Any]] = []
+        for monitor in self.monitors:
+            verdict = monitor.check(subgoal, execution, observation)
+            notes.append({"monitor": verdict.monitor, "ok": verdict.ok, "why": verdict.why})
+            if verdict.ok:
+                continue
+            decisive = monitor.name not in self.advisory and verdict.category is not FailureCategory.UNKNOWN
+            if decisive or monitor is self.monitors[-1]:
+                verdict.evidence.setdefault("monitors", notes)
+                return verdict
+        names = ", ".join(m.name for m in self.monitors) or "no monitor"
+        return Verdict(ok=True, monitor=self.name, why=f"passed: {names}", evidence={"monitors": notes})
+
+
+def execution_verdict(execution: Execution) -> Verdict:
+    """Open loop: the only judgement is whether the code ran to the end."""
+    if execution.ok:
+        return Verdict(ok=True, monitor="none", why="policy ran to the end (not checked)")
+    return Verdict(ok=False, monitor="none", category=execution.category, why=execution.error or execution.status,
+                   failed_line=execution.line)
+
+
+def policy_diff(old: Policy, new: Policy) -> str:
+    return "".join(difflib.unified_diff(
+        old.source.splitlines(keepends=True), new.source.splitlines(keepends=True),
+        fromfile=f"policy v{old.version}", tofile=f"policy v{new.version}"))
+
+
+@dataclass
+class LoopBudgets:
+    repair: int = 3
+    replan: int = 2
+    max_subgoals: int = 30  # subgoal runs in total, revisions included: the loop always ends
+
+
+@dataclass
+class AgentRun:
+    """What the loop did; the ground-truth result is added by the caller."""
+
+    plan: Plan | None = None
+    outcomes: list[SubgoalOutcome] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    repairs: int = 0
+    replans: int = 0
+    revisions: int = 0
+    policies_written: int = 0
+    failure: str = ""
+    finished: bool = False  # the plan ran out of subgoals (as opposed to budgets or errors)
+
+
+class Agent:
+    def __init__(
+        self,
+        planner: Planner,
+        writer: Writer,
+        repairer: Repairer,
+        monitor: HybridMonitor | None,
+        sandbox: Sandbox,
+        budgets: LoopBudgets | None = None,
+        log: EpisodeLog | None = None,
+    ) -> None:
+        self.planner, self.writer, self.repairer = planner, writer, repairer
+        self.monitor = monitor  # None = open loop: no checks, no repairs, no revisions
+        self.sandbox = sandbox
+        self.budgets = budgets or LoopBudgets()
+        self.log = log or NullLog()
+
+    @property
+    def closed_loop(self) -> bool:
+        return self.monitor is not None
+
+    def run(self, instruction: str, env: Environment) -> AgentRun:
+        run = AgentRun()
+        api = env.primitives()
+        observation = env.observe("start")
+        self.log.event("observation", label="start", objects=observation.objects, elements=observation.elements,
+                       images=self.log.images(observation, "start"))
+        try:
+            plan = self.planner.decompose(instruction, observation)
+        except EmbodiedError as exc:
+            run.failure = f"planning failed: {exc}"
+            self.log.event("plan_failed", error=str(exc), error_type=type(exc).__name__)
+            return run
+        run.plan = plan
+        self.log.event("plan", revision=plan.revision, note=plan.note, subgoals=plan.subgoals)
+        queue = list(plan.subgoals)
+        index = 0
+        while queue:
+            if index >= self.budgets.max_subgoals:
+                run.failure = f"stopped after {index} subgoal runs (agent.max_subgoals)"
+                self.log.event("budget_exhausted", budget="max_subgoals", value=index)
+                return run
+            subgoal = queue.pop(0)
+            outcome, observation = self._achieve(index, subgoal, api, env, observation, run)
+            run.outcomes.append(outcome)
+            index += 1
+            if outcome.ok or not self.closed_loop:
+                if self.closed_loop:
+                    queue = self._revise(Plan(instruction, queue, plan.revision, plan.note), run, observation)
+                continue
+            if run.replans >= self.budgets.replan:
+                run.failure = (f"subgoal {outcome.subgoal.description!r} failed after {outcome.attempts} attempt(s) "
+                               f"({outcome.category}: {outcome.why}); replan budget {self.budgets.replan} used up")
+                self.log.event("budget_exhausted", budget="replan", value=run.replans)
+                return run
+            plan = self._replan(Plan(instruction, [subgoal, *queue], plan.revision, plan.note), run, observation)
+            queue = list(plan.subgoals)
+            if not queue:
+                run.failure = (f"subgoal {outcome.subgoal.description!r} failed ({outcome.category}: {outcome.why}) "
+                               f"and the planner found no other way: {plan.note}")
+                return run
+        run.finished = True
+        return run
+
+    # -----------------------------------------------------------------------------------------
+
+    def _achieve(self, index: int, subgoal: Subgoal, api: Any, env: Environment, observation: Observation,
+                 run: AgentRun) -> tuple[SubgoalOutcome, Observation]:
+        self.log.event("subgoal_start", index=index, subgoal=subgoal)
+        policy = self.writer.write(subgoal, api, observation)
+        policy.subgoal_index = index
+        run.policies_written += 1
+        self.log.event("policy", index=index, version=policy.version, origin=policy.origin, source=policy.source)
+        tries = 0
+        while True:
+            execution = self.sandbox.run(policy.source, api, checkpoint=env.observe)
+            self._record_checkpoints(index, execution)
+            self.log.event("execution", index=index, version=policy.version, status=execution.status,
+                           calls=execution.calls, stdout=execution.stdout, error=execution.error,
+                           error_type=execution.error_type, line=execution.line, category=execution.category,
+                           steps=execution.steps, wall_time_s=execution.wall_time_s)
+            last = execution.checkpoints[-1].observation if execution.checkpoints else None
+            observation = last if last is not None else env.observe("after")
+            verdict = self.monitor.check(subgoal, execution, observation) if self.monitor else \
+                execution_verdict(execution)
+            run.attempts.append(Attempt(policy, execution, verdict))
+            self.log.event("verdict", index=index, version=policy.version, verdict=verdict)
+            if verdict.ok or not self.closed_loop:
+                break
+            if tries >= self.budgets.repair:
+                self.log.event("budget_exhausted", budget="repair", index=index, value=tries)
+                break
+            new = self.repairer.repair(subgoal, policy, execution, verdict, observation, api)
+            if new is None:
+                self.log.event("repair_declined", index=index, category=verdict.category)
+                break
+            new.subgoal_index = index
+            tries += 1
+            run.repairs += 1
+            run.policies_written += 1
+            self.log.event("repair", index=index, version=new.version, origin=new.origin, category=verdict.category,
+                           source=new.source, diff=policy_diff(policy, new))
+            policy = new
+        outcome = SubgoalOutcome(subgoal=subgoal, ok=verdict.ok, attempts=tries + 1, category=verdict.category,
+                                 why=verdict.why)
+        self.log.event("subgoal_end", index=index, ok=outcome.ok, attempts=outcome.attempts,
+                       category=outcome.category, why=outcome.why)
+        return outcome, observation
+
+    def _record_checkpoints(self, index: int, execution: Execution) -> None:
+        for cp in execution.checkpoints:
+            cp.image_paths = self.log.images(cp.observation, f"s{index}-{cp.label}")
+            obs = cp.observation
+            self.log.event("checkpoint", index=index, label=cp.label, after_call=cp.after_call, line=cp.line,
+                           images=cp.image_paths, objects=obs.objects if obs else [],
+                           elements=obs.elements if obs else [], gripper=obs.gripper if obs else {})
+
+    def _revise(self, remaining: Plan, run: AgentRun, observation: Observation) -> list[Subgoal]:
+        before = [s.description for s in remaining.subgoals]
+        try:
+            revised = self.planner.revise(remaining, run.outcomes, observation)
+        except EmbodiedError as exc:
+            self.log.event("revise_failed", error=str(exc))
+            return remaining.subgoals
+        after = [s.description for s in revised.subgoals]
+        if after != before:
+            run.revisions += 1
+            self.log.event("plan_revised", revision=revised.revision, note=revised.note, before=before,
+                           subgoals=revised.subgoals)
+        return list(revised.subgoals)
+
+    def _replan(self, plan: Plan, run: AgentRun, observation: Observation) -> Plan:
+        run.replans += 1
+        try:
+            new = self.planner.replan(plan, run.outcomes, observation)
+        except EmbodiedError as exc:
+            self.log.event("replan_failed", error=str(exc))
+            return Plan(plan.instruction, [], plan.revision + 1, f"replanning failed: {exc}")
+        self.log.event("replan", revision=new.revision, note=new.note, subgoals=new.subgoals)
+        return new

@@ -1,0 +1,165 @@
+"""Run one episode from a config: build every part by name, run the loop, score, write the run
+directory (resolved config, JSONL trace, checkpoint images, summary.json)."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from embodied import backends
+from embodied.agent import Agent, AgentRun, HybridMonitor, LoopBudgets
+from embodied.conditions import parse_condition
+from embodied.config import ExperimentConfig, resolved_dict
+from embodied.console import ConsoleLog
+from embodied.protocols import Environment
+from embodied.sandbox import Sandbox
+from embodied.trace import TraceWriter, write_json_atomic
+from embodied.types import Condition, EpisodeResult, Observation, to_jsonable
+
+
+def build(kind: str, name: str, available: dict[str, Any]) -> Any:
+    """Instantiate backend ``name`` of ``kind``, passing the shared objects its constructor asks
+    for by parameter name (``model``, ``policy``, ...). Unknown names raise a typed error."""
+    cls = backends.registry(kind).get(name)
+    params = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in available.items() if k in params})
+
+
+def build_env(cfg: ExperimentConfig) -> Environment:
+    cls = backends.registry("env").get(cfg.env.kind)
+    factory = getattr(cls, "from_config", None)
+    return factory(cfg.env) if factory is not None else cls(cfg.env)
+
+
+def build_models(cfg: ExperimentConfig, base_dir: Path) -> dict[str, Any]:
+    if not cfg.models:
+        return {}
+    from embodied.models import build_model  # only runs that name models need the model code
+
+    return {name: build_model(m.backend, m.options, base_dir=base_dir) for name, m in cfg.models.items()}
+
+
+@dataclass
+class Parts:
+    planner: Any
+    writer: Any
+    repairer: Any
+    monitor: HybridMonitor | None
+
+
+def build_parts(cfg: ExperimentConfig, models: dict[str, Any]) -> Parts:
+    model = models.get(cfg.agent.model) if cfg.agent.model else next(iter(models.values()), None)
+    available = {"model": model, "policy": cfg.task.policy}
+    if cfg.task.policy is not None:
+        names = ("fixed", "fixed", "fixed")  # a given policy replaces planning; it is still checked
+    else:
+        a = cfg.agent
+        names = (a.planner, a.writer or a.planner, a.repairer or a.planner)
+    planner = build("planner", names[0], available)
+    writer = build("writer", names[1], available)
+    repairer = build("repairer", names[2], available)
+    monitor = None
+    if cfg.agent.closed_loop:
+        monitor = HybridMonitor([build("monitor", m, available) for m in cfg.agent.monitors])
+    return Parts(planner, writer, repairer, monitor)
+
+
+class RunLog:
+    """Fans loop events out to the trace file and the console."""
+
+    def __init__(self, trace: TraceWriter, console: ConsoleLog | None) -> None:
+        self.trace, self.console = trace, console
+
+    def event(self, kind: str, **data: Any) -> None:
+        self.trace.event(kind, **data)
+        if self.console is not None:
+            self.console.event(kind, **data)
+
+    def images(self, observation: Observation | None, label: str) -> dict[str, str]:
+        return self.trace.images(observation, label)
+
+
+def new_run_dir(cfg: ExperimentConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    name = cfg.run.name or cfg.name or "run"
+    return Path(cfg.run.out_dir) / f"{name}-{stamp}"
+
+
+def goal_conditions(cfg: ExperimentConfig, run: AgentRun) -> tuple[list[Condition], str]:
+    if cfg.task.goal:
+        return [parse_condition(g) for g in cfg.task.goal], "config"
+    if run.plan is not None:
+        return [c for s in run.plan.subgoals for c in s.conditions], "plan"
+    return [], "none"
+
+
+def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_dir: Path | None = None,
+                console: ConsoleLog | bool = True,
+                on_env: Callable[[Environment], None] | None = None) -> EpisodeResult:
+    """Run one episode end to end and return its scored result (also written to summary.json)."""
+    run_dir = run_dir or new_run_dir(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved_dict(cfg), sort_keys=False), encoding="utf-8")
+    t0 = time.perf_counter()
+    trace = TraceWriter(run_dir, save_images=cfg.run.save_images)
+    printer = (console if isinstance(console, ConsoleLog) else ConsoleLog()) if console and not cfg.run.quiet else None
+    log = RunLog(trace, printer)
+    models = build_models(cfg, config_dir or Path.cwd())
+    parts = build_parts(cfg, models)
+    env = build_env(cfg)
+    if on_env is not None:
+        on_env(env)
+    result: EpisodeResult | None = None
+    try:
+        log.event("episode_start", instruction=cfg.task.instruction, seed=getattr(cfg.env, "seed", None),
+                  run_dir=str(run_dir))
+        env.reset(seed=getattr(cfg.env, "seed", None))
+        agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
+                      Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
+                      LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals), log)
+        run = agent.run(cfg.task.instruction, env)
+        goal, goal_source = goal_conditions(cfg, run)
+        success, details = env.success(goal) if goal else (False, {"why": "no goal to check"})
+        if not run.finished and success:
+            details = {**details, "note": "goal holds although the agent stopped early"}
+        stats = env.stats()
+        final = env.observe("final")
+        log.event("final", images=log.images(final, "final"), objects=final.objects)
+        usage = _model_usage(models)
+        result = EpisodeResult(
+            success=bool(success), instruction=cfg.task.instruction,
+            wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=int(stats.get("sim_steps", 0)),
+            primitive_calls=sum(len(a.execution.calls) for a in run.attempts),
+            subgoals=len(run.outcomes), repairs=run.repairs, replans=run.replans,
+            policies_written=run.policies_written, outcomes=[
+                {"subgoal": o.subgoal.description, "ok": o.ok, "attempts": o.attempts, "category": o.category.value,
+                 "why": o.why} for o in run.outcomes],
+            failure=run.failure, goal=[str(c) for c in goal], **usage)
+        events = env.events() if hasattr(env, "events") else []
+        log.event("result", result=result, goal_source=goal_source, goal_details=details, stats=stats,
+                  perturbations=events)
+        summary = {**to_jsonable(result), "goal_source": goal_source, "goal_details": details,
+                   "revisions": run.revisions, "stats": stats, "perturbations": events, "seed":
+                   getattr(cfg.env, "seed", None), "run_dir": str(run_dir)}
+        write_json_atomic(run_dir / "summary.json", summary)
+        return result
+    finally:
+        env.close()
+        trace.close()
+
+
+def _model_usage(models: dict[str, Any]) -> dict[str, Any]:
+    usage = {"model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_time_s": 0.0}
+    for model in models.values():
+        u = model.usage()
+        for key in usage:
+            usage[key] += getattr(u, key, 0) if not isinstance(u, dict) else u.get(key, 0)
+    usage["model_time_s"] = round(float(usage["model_time_s"]), 3)
+    return usage
