@@ -51,14 +51,26 @@ def match_score(query: str, name: str) -> float:
     return 0.6 * difflib.SequenceMatcher(None, " ".join(q), " ".join(n)).ratio()
 
 
+WORD_MATCH = 0.8  # difflib ratio for one word of a fuzzy match: "gren" ~ "green", but not "red"
+
+
 def resolve(query: str, names: Iterable[str], threshold: float = 0.45) -> str | None:
-    """The best-matching name, or None when nothing is close or the best is ambiguous."""
+    """The best-matching name, or None when nothing is close or the best is ambiguous.
+
+    A fuzzy (non word-subset) match must also match word by word, so a typo ("gren block") still
+    finds "green block" while "green block" never lands on "red block"."""
     scored = sorted(((match_score(query, n), n) for n in names), reverse=True)
     if not scored or scored[0][0] < threshold:
         return None
     if len(scored) > 1 and scored[1][0] == scored[0][0] and scored[0][0] < 1.0:
         return None
-    return scored[0][1]
+    best_score, best = scored[0]
+    if best_score < 0.5:
+        name_words = words(best)
+        for word in words(query):
+            if not any(difflib.SequenceMatcher(None, word, other).ratio() >= WORD_MATCH for other in name_words):
+                return None
+    return best
 
 
 def closest(query: str, names: Iterable[str], n: int = 3) -> list[str]:

@@ -33,6 +33,8 @@ class Primitive:
 def _type_name(annotation: Any) -> str:
     if annotation is inspect.Parameter.empty:
         return "Any"
+    if annotation is type(None):
+        return "None"
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("typing.", "")
@@ -40,11 +42,14 @@ def _type_name(annotation: Any) -> str:
 
 class PrimitiveSet:
     """Named callables for one environment. ``sim_time`` reports simulated seconds so the
-    sandbox can record how much simulated time each call took."""
+    sandbox can record how much simulated time each call took. ``redact`` maps a value about to
+    be recorded (arguments, results) to what the trace may show: the GUI env masks passwords."""
 
-    def __init__(self, domain: str, sim_time: Callable[[], float] | None = None) -> None:
+    def __init__(self, domain: str, sim_time: Callable[[], float] | None = None,
+                 redact: Callable[[Any], Any] | None = None) -> None:
         self.domain = domain
         self.sim_time = sim_time or (lambda: 0.0)
+        self.redact = redact or (lambda value: value)
         self._items: dict[str, Primitive] = {}
 
     def add(self, fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:

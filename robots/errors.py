@@ -1,0 +1,50 @@
+"""Typed failures of robots and their skills. Each carries the :class:`FailureCategory` the trace
+monitor reports and the repairer keys on; nothing branches on message text."""
+
+from __future__ import annotations
+
+from embodied.errors import ObjectNotFound, PrimitiveError
+from embodied.types import FailureCategory
+
+__all__ = ["GraspMissed", "InvalidArgument", "MotionBlocked", "ObjectDropped", "ObjectNotFound", "RobotError",
+           "Unreachable"]
+
+
+class RobotError(PrimitiveError):
+    """Base of robot and skill failures the agent can react to."""
+
+
+class GraspMissed(RobotError):
+    """The gripper closed on nothing (or the object slipped out while lifting)."""
+
+    category = FailureCategory.GRASP_MISSED
+
+
+class ObjectDropped(RobotError):
+    """Nothing is held when something should be: never picked, or lost in transport."""
+
+    category = FailureCategory.DROPPED
+
+
+class Unreachable(RobotError):
+    """A target outside the workspace, or one inverse kinematics cannot reach (residual given)."""
+
+    category = FailureCategory.UNREACHABLE
+
+    def __init__(self, message: str, *, target: tuple[float, float, float] | None = None,
+                 residual_m: float | None = None) -> None:
+        super().__init__(message)
+        self.target = target
+        self.residual_m = residual_m
+
+
+class MotionBlocked(RobotError):
+    """The arm stopped short of its target: something is in the way."""
+
+    category = FailureCategory.COLLISION
+
+
+class InvalidArgument(RobotError):
+    """A primitive was called with a value it cannot use (e.g. speed <= 0)."""
+
+    category = FailureCategory.EXCEPTION
