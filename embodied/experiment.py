@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from embodied.agent import Agent, AgentRun, HybridMonitor, LoopBudgets
 from embodied.conditions import parse_condition
 from embodied.config import ExperimentConfig, resolved_dict
 from embodied.console import ConsoleLog
+from embodied.errors import EpisodeAborted
 from embodied.protocols import Environment
 from embodied.sandbox import Sandbox
 from embodied.trace import TraceWriter, write_json_atomic
@@ -54,9 +56,11 @@ class Parts:
     monitor: HybridMonitor | None
 
 
-def build_parts(cfg: ExperimentConfig, models: dict[str, Any]) -> Parts:
+def build_parts(cfg: ExperimentConfig, models: dict[str, Any], domain: str) -> Parts:
+    """Planner, writer, repairer and monitors by name. Constructors receive what they ask for
+    by parameter name: ``model`` (the configured model), ``policy`` (task.policy), ``domain``."""
     model = models.get(cfg.agent.model) if cfg.agent.model else next(iter(models.values()), None)
-    available = {"model": model, "policy": cfg.task.policy}
+    available = {"model": model, "policy": cfg.task.policy, "domain": domain}
     if cfg.task.policy is not None:
         names = ("fixed", "fixed", "fixed")  # a given policy replaces planning; it is still checked
     else:
@@ -112,12 +116,11 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     printer = (console if isinstance(console, ConsoleLog) else ConsoleLog()) if console and not cfg.run.quiet else None
     log = RunLog(trace, printer)
     models = build_models(cfg, config_dir or Path.cwd())
-    parts = build_parts(cfg, models)
     env = build_env(cfg)
-    if on_env is not None:
-        on_env(env)
-    result: EpisodeResult | None = None
     try:
+        parts = build_parts(cfg, models, env.domain)
+        if on_env is not None:
+            on_env(env)
         log.event("episode_start", instruction=cfg.task.instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
         env.reset(seed=getattr(cfg.env, "seed", None))
@@ -150,9 +153,29 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
                    getattr(cfg.env, "seed", None), "run_dir": str(run_dir)}
         write_json_atomic(run_dir / "summary.json", summary)
         return result
+    except EpisodeAborted as exc:
+        # The world broke (simulator crash, device gone): the episode is a failure with a reason,
+        # and everything recorded so far stays in the trace.
+        return _aborted(cfg, run_dir, log, t0, models, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        _aborted(cfg, run_dir, log, t0, models, f"internal error: {type(exc).__name__}: {exc}",
+                 traceback.format_exc())
+        raise
     finally:
         env.close()
         trace.close()
+
+
+def _aborted(cfg: ExperimentConfig, run_dir: Path, log: RunLog, t0: float, models: dict[str, Any], reason: str,
+             tb: str = "") -> EpisodeResult:
+    result = EpisodeResult(success=False, instruction=cfg.task.instruction,
+                           wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=0, primitive_calls=0,
+                           failure=reason, **_model_usage(models))
+    log.event("aborted", reason=reason, traceback=tb)
+    log.event("result", result=result)
+    write_json_atomic(run_dir / "summary.json", {**to_jsonable(result), "aborted": True,
+                                                 "seed": getattr(cfg.env, "seed", None), "run_dir": str(run_dir)})
+    return result
 
 
 def _model_usage(models: dict[str, Any]) -> dict[str, Any]:
