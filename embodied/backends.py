@@ -17,6 +17,18 @@ def _make(kind: str) -> Registry:
 ENVS = _make("env")
 ENVS.register("tabletop", "sim.tabletop.env:TabletopEnv", config="sim.tabletop.config:TabletopConfig",
               summary="PyBullet table with a Franka Panda and configurable objects")
+ENVS.register("gui", "sim.gui.env:GuiAgentEnv", config="sim.gui.config:GuiConfig",
+              summary="a screen (desktop, browser, MiniWoB++, Android) driven through GUI primitives")
+
+GUIS = _make("gui")
+GUIS.register("desktop", "sim.gui.desktop:DesktopEnv", config="sim.gui.desktop:DesktopOptions",
+              summary="X11 desktop (own Xvfb when headless): xdotool input, OCR + OpenCV elements")
+GUIS.register("browser", "sim.gui.browser:BrowserEnv", config="sim.gui.browser:BrowserOptions",
+              summary="headless Chromium via Selenium, DOM elements, optional phone viewport with touch")
+GUIS.register("miniwob", "sim.gui.miniwob:MiniWobEnv", config="sim.gui.miniwob:MiniWobOptions",
+              summary="MiniWoB++ tasks from the miniwob package, rewarded by the task's own JavaScript")
+GUIS.register("android", "sim.gui.android:AndroidEnv", config="sim.gui.android:AndroidOptions",
+              summary="Android device or emulator over adb: screencap, uiautomator dump, input events")
 
 ROBOTS = _make("robot")
 ROBOTS.register("panda", "robots.panda:PandaArm", summary="Franka Panda in PyBullet")
@@ -28,21 +40,37 @@ DETECTORS.register("rgbd", "perception.detection:RGBDDetector",
 PLANNERS = _make("planner")
 PLANNERS.register("rule", "planners.rule:RulePlanner", summary="model-free grammar planner")
 PLANNERS.register("fixed", "planners.fixed:FixedPlanner", summary="one subgoal running task.policy")
+PLANNERS.register("llm", "planners.llm:LLMPlanner", summary="a language model decomposes and revises (D-PoT)")
 
 WRITERS = _make("writer")
 WRITERS.register("rule", "planners.rule:TemplateWriter", summary="policy templates per action")
 WRITERS.register("fixed", "planners.fixed:FixedWriter", summary="returns task.policy unchanged")
+WRITERS.register("llm", "planners.llm:LLMWriter", summary="a language model writes the code policy")
 
 REPAIRERS = _make("repairer")
 REPAIRERS.register("rule", "planners.rule:CategoryRepairer", summary="repairs keyed by failure category")
 REPAIRERS.register("fixed", "planners.fixed:NoRepair", summary="never repairs")
+REPAIRERS.register("llm", "planners.llm:LLMRepairer", summary="a language model repairs the failing code")
 
 MONITORS = _make("monitor")
 MONITORS.register("trace", "perception.monitors:TraceMonitor", summary="exceptions, failed primitives, budgets")
 MONITORS.register("geometric", "perception.monitors:GeometricMonitor",
                   summary="subgoal predicates on object poses estimated from images")
+MONITORS.register("screen", "perception.screen_monitor:ScreenMonitor",
+                  summary="GUI predicates (text_visible, checked, field_value, ...) on the checkpoint screen")
+MONITORS.register("vlm", "perception.vlm:VLMMonitor", summary="a vision-language model judges checkpoint images")
 
 MODELS = _make("model")
+MODELS.register("openai", "embodied.models.openai_compat:OpenAIChatModel",
+                summary="any OpenAI-compatible /v1/chat/completions endpoint (vLLM, Ollama, transformers serve, APIs)")
+MODELS.register("transformers", "embodied.models.transformers_backend:TransformersChatModel",
+                summary="a local transformers checkpoint or GGUF file, text or vision-language, in process")
+MODELS.register("replay", "embodied.models.replay:ReplayChatModel",
+                summary="records requests/responses to a JSONL cassette and replays them bit-exactly")
+
+EXECUTORS = _make("executor")
+EXECUTORS.register("local", "embodied.executors:LocalExecutor", summary="worker processes on this machine")
+EXECUTORS.register("ray", "embodied.executors:RayExecutor", summary="Ray tasks on a local or remote cluster")
 
 
 def registry(kind: str) -> Registry:

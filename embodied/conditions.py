@@ -12,7 +12,10 @@ from embodied.types import Condition
 
 _CALL = re.compile(r"^\s*(not\s+)?([a-z_]+)\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
 ARITY = {"on": 2, "inside": 2, "near": 2, "left_of": 2, "right_of": 2, "behind": 2, "in_front_of": 2,
-         "grasped": 1, "upright": 1, "at": 1, "moved": 1}
+         "grasped": 1, "upright": 1, "at": 1, "moved": 1,
+         "text_visible": 1, "checked": 1, "field_value": 2, "element_absent": 1, "screen_changed": 0}
+#: Predicates over a GUI screen (evaluated by perception.screen_predicates, not by geometry).
+GUI_PREDICATES = ("text_visible", "checked", "field_value", "element_absent", "screen_changed")
 
 
 class ConditionSyntaxError(ValueError):
@@ -24,9 +27,10 @@ def parse_condition(text: str) -> Condition:
     if not m:
         raise ConditionSyntaxError(f"{text!r} is not of the form predicate(arg, ...), e.g. on(red block, blue block)")
     negated, name, inner = bool(m.group(1)), m.group(2).lower(), m.group(3)
-    if name not in PREDICATES:
-        guess = did_you_mean(name, list(PREDICATES))
-        hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(PREDICATES)}"
+    known = (*PREDICATES, *GUI_PREDICATES)
+    if name not in known:
+        guess = did_you_mean(name, list(known))
+        hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(known)}"
         raise ConditionSyntaxError(f"unknown predicate {name!r} ({hint})")
     args: list[str] = []
     params: dict[str, float | str] = {}

@@ -22,6 +22,7 @@ class FailureCategory(enum.StrEnum):
     GRASP_MISSED = "grasp_missed"
     DROPPED = "dropped"
     WRONG_PLACE = "wrong_place"
+    WRONG_STATE = "wrong_state"  # GUI: the screen is not in the expected state (box unticked, wrong value)
     COLLISION = "collision"
     NOT_FOUND = "not_found"
     UNREACHABLE = "unreachable"
@@ -278,6 +279,8 @@ def to_jsonable(value: Any) -> Any:
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, str) and type(value) is not str:
+        return str(value)  # str subclasses render through __str__: a GUI Secret records as "***"
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):

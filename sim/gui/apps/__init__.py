@@ -1,0 +1,1 @@
+"""Small real applications to test the GUI stack against."""

@@ -1,0 +1,98 @@
+// Visible UI elements of the page (or of the element matching rootSelector), in one call. Returns [elements, devicePixelRatio].
+// Each element: [id, role, text, left, top, right, bottom, clickable, editable, checked, selected, description]
+// in CSS pixels of the viewport. Ids ("e12") are stable for the life of the page: a WeakMap
+// remembers the number given to each DOM node the first time it was seen.
+return (function (maxElements, rootSelector) {
+  const st = window.__embodied || (window.__embodied = { next: 0, ids: new WeakMap() });
+  const idOf = (node) => {
+    let v = st.ids.get(node);
+    if (v === undefined) { v = st.next++; st.ids.set(node, v); }
+    return "e" + v;
+  };
+  const W = window.innerWidth, H = window.innerHeight;
+  const INTERACTIVE = "a[href], button, input:not([type=hidden]), select, textarea, summary, [onclick], " +
+    "[contenteditable=''], [contenteditable=true], [role=button], [role=link], [role=checkbox], [role=radio], " +
+    "[role=tab], [role=menuitem], [role=switch], [role=option], [role=textbox], [role=combobox], [role=slider], " +
+    "[tabindex]:not([tabindex='-1'])";
+  const clean = (s) => (s || "").replace(/\s+/g, " ").trim().slice(0, 300);
+  const onScreen = (r) => r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < W && r.top < H;
+  const visible = (el) => !el.checkVisibility || el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
+  const unoccluded = (el, r) => {
+    const x = Math.min(Math.max(r.left + r.width / 2, 0), W - 1), y = Math.min(Math.max(r.top + r.height / 2, 0), H - 1);
+    const hit = document.elementFromPoint(x, y);
+    return !hit || hit === el || el.contains(hit) || hit.contains(el) ||
+      (hit.tagName === "LABEL" && hit.control === el) || (el.labels && [...el.labels].some((l) => l.contains(hit)));
+  };
+  const labelOf = (el) => {
+    if (el.labels && el.labels.length) return clean([...el.labels].map((l) => l.innerText).join(" "));
+    const by = el.getAttribute("aria-labelledby");
+    if (by) return clean(by.split(/\s+/).map((i) => (document.getElementById(i) || {}).innerText || "").join(" "));
+    return "";
+  };
+  const roleOf = (el) => {
+    const aria = el.getAttribute("role");
+    if (aria) return { menuitemcheckbox: "checkbox", menuitemradio: "radio", searchbox: "search" }[aria] || aria;
+    const tag = el.tagName.toLowerCase();
+    if (tag === "a") return "link";
+    if (tag === "button" || tag === "summary") return "button";
+    if (tag === "select") return "select";
+    if (tag === "textarea") return "textarea";
+    if (tag === "option") return "option";
+    if (tag === "input") {
+      const t = (el.getAttribute("type") || "text").toLowerCase();
+      if (["button", "submit", "reset", "image"].includes(t)) return "button";
+      if (t === "checkbox") return "checkbox";
+      if (t === "radio") return "radio";
+      if (t === "password") return "password";
+      if (t === "range") return "slider";
+      if (t === "search") return "search";
+      return "textbox";
+    }
+    if (el.isContentEditable) return "textbox";
+    return "button";  // something clickable without a more specific role
+  };
+  const root = (rootSelector && document.querySelector(rootSelector)) || document.body || document.documentElement;
+  const out = [];
+  const taken = new Set();
+  for (const el of root.querySelectorAll(INTERACTIVE)) {
+    if (out.length >= maxElements) break;
+    const r = el.getBoundingClientRect();
+    if (!onScreen(r) || !visible(el) || !unoccluded(el, r)) continue;
+    const role = roleOf(el);
+    const editable = ["textbox", "password", "search", "textarea"].includes(role) && !el.disabled && !el.readOnly;
+    let text;
+    if (role === "password") text = el.value ? "***" : "";  // whether it is filled, never the value
+    else if (el.tagName === "SELECT") text = clean(el.selectedOptions.length ? el.selectedOptions[0].text : "");
+    else if (el.tagName === "INPUT" && ["checkbox", "radio"].includes(role)) text = labelOf(el);
+    else if (el.tagName === "INPUT" || el.tagName === "TEXTAREA") text = clean(el.value);
+    else text = clean(el.innerText || el.value || "");
+    const description = clean(el.getAttribute("aria-label") || (role === "checkbox" || role === "radio" ? "" : labelOf(el)) ||
+      el.getAttribute("placeholder") || el.getAttribute("title") || el.getAttribute("alt") || el.getAttribute("name") || "");
+    let checked = null;
+    if (role === "checkbox" || role === "radio" || role === "switch") {
+      checked = "checked" in el && el.tagName === "INPUT" ? el.checked : el.getAttribute("aria-checked") === "true";
+    }
+    let selected = null;
+    if (el.tagName === "OPTION") selected = el.selected;
+    else if (el.hasAttribute("aria-selected")) selected = el.getAttribute("aria-selected") === "true";
+    out.push([idOf(el), role, text, r.left, r.top, r.right, r.bottom, !el.disabled, editable, checked, selected, description]);
+    taken.add(el);
+  }
+  // Text blocks: each visible text node not inside an element listed above.
+  const inTaken = (el) => { for (let p = el; p; p = p.parentElement) if (taken.has(p)) return true; return false; };
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  for (let node = walker.nextNode(); node && out.length < maxElements; node = walker.nextNode()) {
+    const text = clean(node.nodeValue);
+    const parent = node.parentElement;
+    if (!text || !parent || ["SCRIPT", "STYLE", "NOSCRIPT", "OPTION", "TITLE"].includes(parent.tagName)) continue;
+    if (inTaken(parent) || !visible(parent)) continue;
+    range.selectNodeContents(node);
+    const r = range.getBoundingClientRect();
+    if (!onScreen(r) || !unoccluded(parent, r)) continue;
+    const clickable = window.getComputedStyle(parent).cursor === "pointer";
+    const role = parent.tagName === "LABEL" ? "label" : /^H[1-6]$/.test(parent.tagName) ? "heading" : "text";
+    out.push([idOf(node), role, text, r.left, r.top, r.right, r.bottom, clickable, false, null, null, ""]);
+  }
+  return [out, window.devicePixelRatio || 1];
+})(arguments[0], arguments[1]);
