@@ -44,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
 
     sub.add_parser("list", help="list every registered backend by kind")
+
+    sweep = sub.add_parser("sweep", help="run variants x tasks x seeds in parallel (resumable)")
+    sweep.add_argument("config", type=Path, nargs="?", help="a config with a sweep: section")
+    sweep.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. sweep.seeds=0..9")
+    sweep.add_argument("--workers", type=int, help="parallel episodes (default: sweep.workers, else one per core)")
+    sweep.add_argument("--executor", help="local or ray (default: sweep.executor)")
+    sweep.add_argument("--resume", type=Path, metavar="RUN_DIR", help="run only the missing episodes of a sweep")
+    sweep.add_argument("--run-dir", type=Path, help="write the sweep here instead of run.out_dir/sweep-<name>-<time>")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    report = sub.add_parser("report", help="write RUN_DIR/report.html for a sweep or a single run")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--max-episodes", type=int, default=40, help="episode timelines to include (failures first)")
+
+    replay = sub.add_parser("replay", help="re-run an episode from its run directory and compare with the original")
+    replay.add_argument("episode_dir", type=Path)
     return p
 
 
@@ -79,13 +95,34 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from embodied.sweep import sweep_command
+
+    return sweep_command(args.config, args.overrides, resume_dir=args.resume, run_dir=args.run_dir,
+                         workers=args.workers, executor=args.executor, progress=not args.no_progress)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from embodied.report import write_report
+
+    print(write_report(args.run_dir, max_episodes=args.max_episodes))
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from embodied.replay import replay_command
+
+    return replay_command(args.episode_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list}
+    handlers = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list, "sweep": _cmd_sweep,
+                "report": _cmd_report, "replay": _cmd_replay}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

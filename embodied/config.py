@@ -414,7 +414,8 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Exper
             f, line = _line_for(("task", "policy_file"), lines)
             raise ConfigError(f"policy file {cfg.task.policy_file!r} not found (looked at {policy_path})",
                               file=f or str(path), line=line, field="task.policy_file")
-        cfg.task.policy = policy_path.read_text(encoding="utf-8")
+        cfg.task = cfg.task.model_copy(update={"policy": policy_path.read_text(encoding="utf-8"),
+                                               "policy_file": None})
     return cfg
 
 

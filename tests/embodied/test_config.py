@@ -158,3 +158,9 @@ def test_registry_unknown_name_suggests_and_is_typed() -> None:
         reg.entry("alpah")
     with pytest.raises(ValueError, match="twice"):
         reg.register("alpha", "json:loads")
+
+
+def test_policy_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "policy.py").write_text('pick("red block")\n', encoding="utf-8")
+    cfg = load_config(write(tmp_path, GOOD.replace("  goal:", "  policy_file: policy.py\n  goal:")))
+    assert cfg.task.policy == 'pick("red block")\n'
