@@ -60,6 +60,20 @@ class Tolerances:
 TABLE_TOP = 0.0  # the table surface is z = 0 in the world frame
 
 
+def turned_size(size: Sequence[float], yaw: float, support: bool = False) -> tuple[float, float, float]:
+    """Axis-aligned (dx, dy, dz) of an upright box of ``size`` (along its own axes) turned by
+    ``yaw`` radians about z, the way ground truth builds boxes from simulator poses. With
+    ``support`` (plates, bowls, trays) it is instead the largest axis-aligned square inside the
+    footprint, so that a corner of the bounding box never counts as part of the object; judging
+    "on"/"inside" in the support's own yaw frame (as ground truth does) avoids needing it."""
+    c, s = abs(math.cos(yaw)), abs(math.sin(yaw))
+    dx, dy, dz = (float(v) for v in size)
+    if support:
+        side = min(dx, dy) / (c + s)
+        return side, side, dz
+    return c * dx + s * dy, s * dx + c * dy, dz
+
+
 def on(a: Box, b: Box | None, tol: Tolerances) -> bool:
     """a rests on b (b None = the table). On a container counts as inside it."""
     if a.grasped:
