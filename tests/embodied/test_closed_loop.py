@@ -33,7 +33,7 @@ def fault(name: str) -> list[str]:
 ])
 def test_fault_is_classified_and_repaired(tmp_path: Path, fault_name: str, category: str) -> None:
     result, trace = run(tmp_path, "pick_place.yaml", *fault(fault_name))
-    fired = [e for e in trace if e["event"] == "result"][0]["perturbations"]
+    fired = next(e for e in trace if e["event"] == "result")["perturbations"]
     assert [f["name"] for f in fired] == [fault_name]
     failed = [e["verdict"] for e in trace if e["event"] == "verdict" and not e["verdict"]["ok"]]
     assert failed and failed[0]["category"] == category
@@ -55,7 +55,7 @@ def test_open_loop_does_not_recover_from_the_same_fault(tmp_path: Path) -> None:
 def test_obstruction_on_the_target_is_cleared_first(tmp_path: Path) -> None:
     # Seed 5 drops the distractor onto the place target; dynamic planning or repair must clear it.
     result, trace = run(tmp_path, "stack.yaml", *fault("distractor"), "env.seed=5")
-    fired = [e for e in trace if e["event"] == "result"][0]["perturbations"]
+    fired = next(e for e in trace if e["event"] == "result")["perturbations"]
     assert fired and fired[0]["details"]["on_target"] is True
     handled = [e for e in trace if e["event"] in ("plan_revised", "repair", "replan")]
     assert handled, "the obstruction was neither planned around nor repaired"

@@ -132,7 +132,7 @@ def test_bad_override_names_the_command_line(tmp_path: Path, override: str, frag
 
 def test_include_errors_name_the_including_file(tmp_path: Path) -> None:
     path = write(tmp_path, "include: missing.yaml\n" + GOOD)
-    with pytest.raises(ConfigError, match="missing.yaml"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
         load_config(path)
     write(tmp_path, "include: b.yaml\n", "a.yaml")
     write(tmp_path, "include: a.yaml\n", "b.yaml")
