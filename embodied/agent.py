@@ -46,8 +46,10 @@ class NullLog:
 
 @dataclass
 class HybridMonitor:
-    """Runs monitors in order; the first decisive failure wins. A monitor listed in
-    ``advisory`` reports but never fails a checkpoint alone (e.g. a VLM whose answer is unknown)."""
+    """Runs monitors in order; the first decisive failure wins. A failure is not decisive when its
+    monitor is listed in ``advisory``, when its category is ``unknown`` (e.g. an unparseable VLM
+    answer), or when the monitor says so in ``evidence["decisive"]``; such failures are kept as
+    notes and the checkpoint passes if nothing decisive failed."""
 
     monitors: Sequence[Monitor]
     advisory: frozenset[str] = frozenset()
@@ -60,8 +62,10 @@ class HybridMonitor:
             notes.append({"monitor": verdict.monitor, "ok": verdict.ok, "why": verdict.why})
             if verdict.ok:
                 continue
-            decisive = monitor.name not in self.advisory and verdict.category is not FailureCategory.UNKNOWN
-            if decisive or monitor is self.monitors[-1]:
+            decisive = verdict.evidence.get("decisive")
+            if decisive is None:
+                decisive = verdict.category is not FailureCategory.UNKNOWN
+            if decisive and monitor.name not in self.advisory:
                 verdict.evidence.setdefault("monitors", notes)
                 return verdict
         names = ", ".join(m.name for m in self.monitors) or "no monitor"
@@ -173,7 +177,15 @@ class Agent:
     def _achieve(self, index: int, subgoal: Subgoal, api: Any, env: Environment, observation: Observation,
                  run: AgentRun) -> tuple[SubgoalOutcome, Observation]:
         self.log.event("subgoal_start", index=index, subgoal=subgoal)
-        policy = self.writer.write(subgoal, api, observation)
+        try:
+            policy = self.writer.write(subgoal, api, observation)
+        except EmbodiedError as exc:  # no usable code (a model's garbage, a template that does not fit)
+            why = f"no policy could be written: {type(exc).__name__}: {exc}"
+            self.log.event("write_failed", index=index, error=str(exc), error_type=type(exc).__name__)
+            outcome = SubgoalOutcome(subgoal=subgoal, ok=False, attempts=0, category=FailureCategory.EXCEPTION,
+                                     why=why)
+            self.log.event("subgoal_end", index=index, ok=False, attempts=0, category=outcome.category, why=why)
+            return outcome, observation
         policy.subgoal_index = index
         run.policies_written += 1
         self.log.event("policy", index=index, version=policy.version, origin=policy.origin, source=policy.source)
@@ -196,7 +208,11 @@ class Agent:
             if tries >= self.budgets.repair:
                 self.log.event("budget_exhausted", budget="repair", index=index, value=tries)
                 break
-            new = self.repairer.repair(subgoal, policy, execution, verdict, observation, api)
+            try:
+                new = self.repairer.repair(subgoal, policy, execution, verdict, observation, api)
+            except EmbodiedError as exc:
+                self.log.event("repair_failed", index=index, error=str(exc), error_type=type(exc).__name__)
+                break
             if new is None:
                 self.log.event("repair_declined", index=index, category=verdict.category)
                 break

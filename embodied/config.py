@@ -75,6 +75,11 @@ class AgentConfig(StrictModel):
     replan_budget: int = Field(default=2, ge=0, le=50)
     max_subgoals: int = Field(default=30, ge=1, le=1000)
     model: str | None = Field(default=None, description="name of an entry under models: for llm parts")
+    planner_options: dict[str, Any] = Field(default_factory=dict, description="constructor options of the planner")
+    writer_options: dict[str, Any] = Field(default_factory=dict)
+    repairer_options: dict[str, Any] = Field(default_factory=dict)
+    monitor_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per monitor name, e.g. {vlm: {model: my_vlm, visual_diff: pixels}}")
 
     @field_validator("planner")
     @classmethod
@@ -131,9 +136,19 @@ class ExperimentConfig(StrictModel):
 
     @model_validator(mode="after")
     def _model_refs(self) -> ExperimentConfig:
-        if self.agent.model is not None and self.agent.model not in self.models:
-            known = ", ".join(self.models) or "none defined"
-            raise ValueError(f"agent.model {self.agent.model!r} is not an entry of models: ({known})")
+        known = ", ".join(self.models) or "none defined"
+        a = self.agent
+        refs = [("agent.model", a.model)] + [
+            (f"agent.{part}_options.model", opts.get("model"))
+            for part, opts in (("planner", a.planner_options), ("writer", a.writer_options),
+                               ("repairer", a.repairer_options))]
+        refs += [(f"agent.monitor_options.{m}.model", opts.get("model")) for m, opts in a.monitor_options.items()]
+        for where, name in refs:
+            if name is not None and name not in self.models:
+                raise ValueError(f"{where} {name!r} is not an entry of models: ({known})")
+        for name in a.monitor_options:
+            if name not in a.monitors:
+                raise ValueError(f"agent.monitor_options.{name}: {name!r} is not in agent.monitors {a.monitors}")
         return self
 
 

@@ -21,17 +21,28 @@ from embodied.config import ExperimentConfig, resolved_dict
 from embodied.console import ConsoleLog
 from embodied.errors import ConfigError, EpisodeAborted
 from embodied.protocols import Environment
+from embodied.registry import did_you_mean
 from embodied.sandbox import Sandbox
 from embodied.trace import TraceWriter, write_json_atomic
 from embodied.types import Condition, EpisodeResult, Observation, to_jsonable
 
 
-def build(kind: str, name: str, available: dict[str, Any]) -> Any:
+def build(kind: str, name: str, available: dict[str, Any], options: dict[str, Any] | None = None,
+          field: str = "", models: dict[str, Any] | None = None) -> Any:
     """Instantiate backend ``name`` of ``kind``, passing the shared objects its constructor asks
-    for by parameter name (``model``, ``policy``, ...). Unknown names raise a typed error."""
+    for by parameter name (``model``, ``policy``, ``domain``) and the config's ``options`` for it
+    (an option ``model: NAME`` picks another configured model). Unknown options are config errors."""
     cls = backends.registry(kind).get(name)
     params = inspect.signature(cls).parameters
-    return cls(**{k: v for k, v in available.items() if k in params})
+    kwargs = {k: v for k, v in available.items() if k in params}
+    for key, value in (options or {}).items():
+        if key not in params or params[key].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            known = [p for p in params if p not in available]
+            guess = did_you_mean(key, known)
+            raise ConfigError(f"{kind} {name!r} has no option {key!r}", field=f"{field}.{key}",
+                              hint=f"did you mean {guess!r}?" if guess else f"options: {', '.join(known) or 'none'}")
+        kwargs[key] = (models or {})[value] if key == "model" else value
+    return cls(**kwargs)
 
 
 def build_env(cfg: ExperimentConfig) -> Environment:
@@ -64,14 +75,15 @@ def build_parts(cfg: ExperimentConfig, models: dict[str, Any], domain: str) -> P
     if cfg.task.policy is not None:
         names = ("fixed", "fixed", "fixed")  # a given policy replaces planning; it is still checked
     else:
-        a = cfg.agent
-        names = (a.planner, a.writer or a.planner, a.repairer or a.planner)
-    planner = build("planner", names[0], available)
-    writer = build("writer", names[1], available)
-    repairer = build("repairer", names[2], available)
+        names = (cfg.agent.planner, cfg.agent.writer or cfg.agent.planner, cfg.agent.repairer or cfg.agent.planner)
+    a = cfg.agent
+    planner = build("planner", names[0], available, a.planner_options, "agent.planner_options", models)
+    writer = build("writer", names[1], available, a.writer_options, "agent.writer_options", models)
+    repairer = build("repairer", names[2], available, a.repairer_options, "agent.repairer_options", models)
     monitor = None
-    if cfg.agent.closed_loop:
-        monitor = HybridMonitor([build("monitor", m, available) for m in cfg.agent.monitors])
+    if a.closed_loop:
+        monitor = HybridMonitor([build("monitor", m, available, a.monitor_options.get(m), f"agent.monitor_options.{m}",
+                                       models) for m in a.monitors])
     return Parts(planner, writer, repairer, monitor)
 
 

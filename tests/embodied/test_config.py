@@ -164,3 +164,18 @@ def test_policy_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "policy.py").write_text('pick("red block")\n', encoding="utf-8")
     cfg = load_config(write(tmp_path, GOOD.replace("  goal:", "  policy_file: policy.py\n  goal:")))
     assert cfg.task.policy == 'pick("red block")\n'
+
+
+def test_part_options_reach_the_constructor_and_typos_are_config_errors(tmp_path: Path) -> None:
+    from embodied.experiment import build_parts
+
+    good = load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_caught: false}}\n"))
+    parts = build_parts(good, {}, "tabletop")
+    assert parts.monitor is not None and parts.monitor.monitors[0].report_caught is False
+    bad = load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_cauhgt: false}}\n"))
+    with pytest.raises(ConfigError, match="did you mean 'report_caught'"):
+        build_parts(bad, {}, "tabletop")
+    with pytest.raises(ConfigError, match="not in agent.monitors"):
+        load_config(write(tmp_path, GOOD + "  monitor_options: {vlm: {}}\n"))
+    with pytest.raises(ConfigError, match="not an entry of models"):
+        load_config(write(tmp_path, GOOD + "  writer_options: {model: big}\n"))

