@@ -175,7 +175,7 @@ def test_part_options_reach_the_constructor_and_typos_are_config_errors(tmp_path
     bad = load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_cauhgt: false}}\n"))
     with pytest.raises(ConfigError, match="did you mean 'report_caught'"):
         build_parts(bad, {}, "tabletop")
-    with pytest.raises(ConfigError, match="not in agent.monitors"):
+    with pytest.raises(ConfigError, match=r"not in agent\.monitors"):
         load_config(write(tmp_path, GOOD + "  monitor_options: {vlm: {}}\n"))
     with pytest.raises(ConfigError, match="not an entry of models"):
         load_config(write(tmp_path, GOOD + "  writer_options: {model: big}\n"))
