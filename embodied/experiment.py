@@ -171,7 +171,8 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
                   perturbations=events)
         summary = {**to_jsonable(result), "goal_source": goal_source, "goal_details": details,
                    "revisions": run.revisions, "stats": stats, "perturbations": events, "seed":
-                   getattr(cfg.env, "seed", None), "run_dir": str(run_dir)}
+                   getattr(cfg.env, "seed", None), "run_dir": str(run_dir),
+                   "config_dir": str((config_dir or Path.cwd()).resolve())}
         write_json_atomic(run_dir / "summary.json", log.redact(to_jsonable(summary)))
         return result
     except EpisodeAborted as exc:

@@ -11,6 +11,7 @@ first difference is reported with its position.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -170,9 +171,14 @@ def replay_config(cfg: ExperimentConfig, base_dir: Path) -> list[str]:
 
 def _config_dir(episode_dir: Path) -> Path:
     """Where the episode's config named its files from: the sweep cell's directory when the episode
-    belongs to a sweep, else the current directory (``embodied run`` resolves against its config)."""
+    belongs to a sweep, else the directory the run recorded in summary.json, else the current one."""
     from embodied.sweep import SWEEP_FILE, SweepPlan  # only needed for episodes inside a sweep
 
+    summary = episode_dir / "summary.json"
+    if summary.is_file():
+        recorded = json.loads(summary.read_text(encoding="utf-8")).get("config_dir")
+        if recorded:
+            return Path(recorded)
     for parent in episode_dir.resolve().parents:
         if (parent / SWEEP_FILE).is_file():
             plan = SweepPlan.load(parent)
