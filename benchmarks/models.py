@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=48, help="max new tokens per call")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the prompts")
     parser.add_argument("--skip-server", action="store_true", help="only the in-process backend")
+    parser.add_argument("--episode", action="store_true",
+                        help="also run configs/llm/stack_smollm2.yaml (model live, no cassette) and print the share "
+                             "of its wall time spent in model calls")
     args = parser.parse_args()
 
     rows: list[tuple[str, float, dict[str, float]]] = []
@@ -93,6 +96,27 @@ def main() -> None:
         print(f"{name:58s} {start:12.1f} {m['tokens_per_s']:9.1f} {m['ttft_s']:7.3f}")
     if len(rows) == 2:
         print(f"ratio tokens/s openai / transformers: {rows[1][2]['tokens_per_s'] / rows[0][2]['tokens_per_s']:.2f}")
+    if args.episode:
+        episode_share()
+
+
+def episode_share() -> None:
+    """One LLM-driven tabletop episode with the model called live: how much of it is model time."""
+    import tempfile
+
+    from embodied.config import load_config
+    from embodied.experiment import run_episode
+
+    root = Path(__file__).resolve().parents[1]
+    config = root / "configs/llm/stack_smollm2.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config(config, [f"models.smollm2.options.cassette={tmp}/cassette.jsonl",
+                                   "models.smollm2.options.mode=record"])
+        run_episode(cfg, Path(tmp) / "run", config_dir=config.parent, console=False)
+        summary = json.loads((Path(tmp) / "run" / "summary.json").read_text(encoding="utf-8"))
+    print(f"episode {config.name}: {summary['model_calls']} model calls, {summary['model_time_s']:.1f} s of "
+          f"{summary['wall_time_s']:.1f} s wall -> model share {model_time_share(summary):.0%} "
+          f"(success={summary['success']})")
 
 
 if __name__ == "__main__":
