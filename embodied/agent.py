@@ -47,9 +47,9 @@ class NullLog:
 @dataclass
 class HybridMonitor:
     """Runs monitors in order; the first decisive failure wins. A failure is not decisive when its
-    monitor is listed in ``advisory``, when its category is ``unknown`` (e.g. an unparseable VLM
-    answer), or when the monitor says so in ``evidence["decisive"]``; such failures are kept as
-    notes and the checkpoint passes if nothing decisive failed."""
+    monitor is listed in ``advisory`` or says so itself with ``evidence["decisive"] = False`` (e.g.
+    a VLM whose answer could not be parsed); such failures are kept as notes and the checkpoint
+    passes if nothing decisive failed."""
 
     monitors: Sequence[Monitor]
     advisory: frozenset[str] = frozenset()
@@ -62,9 +62,7 @@ class HybridMonitor:
             notes.append({"monitor": verdict.monitor, "ok": verdict.ok, "why": verdict.why})
             if verdict.ok:
                 continue
-            decisive = verdict.evidence.get("decisive")
-            if decisive is None:
-                decisive = verdict.category is not FailureCategory.UNKNOWN
+            decisive = verdict.evidence.get("decisive", True)
             if decisive and monitor.name not in self.advisory:
                 verdict.evidence.setdefault("monitors", notes)
                 return verdict

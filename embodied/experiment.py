@@ -19,7 +19,7 @@ from embodied.agent import Agent, AgentRun, HybridMonitor, LoopBudgets
 from embodied.conditions import parse_condition
 from embodied.config import ExperimentConfig, resolved_dict
 from embodied.console import ConsoleLog
-from embodied.errors import ConfigError, EpisodeAborted
+from embodied.errors import ConfigError, EmbodiedError, EpisodeAborted
 from embodied.protocols import Environment
 from embodied.registry import did_you_mean
 from embodied.sandbox import Sandbox
@@ -150,7 +150,10 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
                       LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals), log)
         run = agent.run(instruction, env)
         goal, goal_source = goal_conditions(cfg, run)
-        success, details = env.success(goal) if goal else (False, {"why": "no goal to check"})
+        try:  # always asked: a world may have its own criterion (a MiniWoB reward, a file an app writes)
+            success, details = env.success(goal)
+        except EmbodiedError as exc:
+            success, details = False, {"why": f"cannot score: {exc}"}
         if not run.finished and success:
             details = {**details, "note": "goal holds although the agent stopped early"}
         stats = env.stats()

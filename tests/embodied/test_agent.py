@@ -234,7 +234,8 @@ class UnsureMonitor:
 def test_hybrid_monitor_passes_over_undecided_failures_but_honours_decisive_flag() -> None:
     execution = Execution(status=ExecutionStatus.OK)
     sg = sub("a")
-    assert HybridMonitor([ExecutionMonitor(), UnsureMonitor(None)]).check(sg, execution, Observation()).ok
+    assert HybridMonitor([ExecutionMonitor(), UnsureMonitor(False)]).check(sg, execution, Observation()).ok
+    assert not HybridMonitor([UnsureMonitor(None)]).check(sg, execution, Observation()).ok
     assert not HybridMonitor([UnsureMonitor(True)]).check(sg, execution, Observation()).ok
     assert HybridMonitor([UnsureMonitor(True)], advisory=frozenset({"unsure"})).check(
         sg, execution, Observation()).ok

@@ -1,0 +1,163 @@
+"""Success of the model-free GUI agent on MiniWoB++ tasks, and its per-step latency.
+
+Runs the closed loop (GUI rule planner, template writer, category repairer, trace + screen
+monitors: the parts named in ``configs/gui/miniwob.yaml``) on each task for each seed, in one
+headless Chromium per task, and prints a table: success rate, mean steps (input actions sent to
+the page) and seconds per step (the agent loop's wall time divided by its actions: planning,
+writing, the sandbox, the action, the checkpoint observation and the monitors; no model time,
+there is no model). With ``--desktop`` it also runs the Tk form of ``configs/gui/desktop_form.yaml``
+under Xvfb and reports the OCR per-step latency.
+
+    .venv/bin/python benchmarks/miniwob.py                     # the 20 tasks x 10 seeds
+    .venv/bin/python benchmarks/miniwob.py --tasks click-tab enter-date --seeds 3 --desktop
+
+Goals: mean success >= 90 %, browser step <= 100 ms, desktop (OCR) step <= 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# This file is named like the `miniwob` package: keep its folder off the import path so that
+# `import miniwob` finds the package, not this script.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+
+from embodied.agent import Agent, LoopBudgets  # noqa: E402
+from embodied.config import ExperimentConfig, load_config  # noqa: E402
+from embodied.experiment import RunLog, build_parts  # noqa: E402
+from embodied.sandbox import Sandbox  # noqa: E402
+from embodied.trace import TraceWriter  # noqa: E402
+from sim.gui.env import GuiAgentEnv  # noqa: E402
+
+TASKS = ("click-button", "click-button-sequence", "click-checkboxes", "click-link", "click-option", "click-tab",
+         "click-test", "click-test-2", "click-dialog", "click-dialog-2", "enter-text", "enter-text-2",
+         "enter-password", "focus-text", "focus-text-2", "login-user", "choose-list", "click-collapsible",
+         "use-autocomplete", "enter-date")
+
+
+@dataclass
+class TaskResult:
+    task: str
+    successes: int = 0
+    episodes: int = 0
+    steps: list[int] = field(default_factory=list)
+    loop_s: list[float] = field(default_factory=list)
+    env_s: list[float] = field(default_factory=list)  # time in the backend: actions + observations
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.episodes if self.episodes else 0.0
+
+    @property
+    def s_per_step(self) -> float:
+        total = sum(self.steps)
+        return sum(self.loop_s) / total if total else 0.0
+
+    @property
+    def env_per_step(self) -> float:
+        total = sum(self.steps)
+        return sum(self.env_s) / total if total else 0.0
+
+
+def run_task(base: ExperimentConfig, task: str | None, seeds: list[int], verbose: bool,
+             trace_dir: Path | None = None) -> TaskResult:
+    """Episodes of one task (a MiniWoB task name, or None for the config's own env) in one env."""
+    cfg = base.model_copy(deep=True)
+    if task is not None:
+        cfg.env = cfg.env.model_copy(update={"task": task})
+    name = task or cfg.name
+    result = TaskResult(name)
+    env = GuiAgentEnv.from_config(cfg.env)
+    try:
+        for seed in seeds:
+            first = env.reset(seed)
+            parts = build_parts(cfg, {}, env.domain)
+            trace = TraceWriter(trace_dir / f"{task}-{seed}", save_images=False) if trace_dir else None
+            agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
+                          Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
+                          LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals),
+                          RunLog(trace, None) if trace else None)
+            before = env.gui.stats()
+            t0 = time.perf_counter()
+            run = agent.run(cfg.task.instruction or first.text, env)  # "": the task's own utterance
+            elapsed = time.perf_counter() - t0
+            after = env.gui.stats()
+            ok, info = env.success([])
+            if trace is not None:
+                trace.event("result", success=ok, details=info)
+                trace.close()
+            result.episodes += 1
+            result.successes += int(ok)
+            result.steps.append(int(after["actions"] - before["actions"]))
+            result.loop_s.append(elapsed)
+            result.env_s.append(after["act_s"] + after["observe_s"] - before["act_s"] - before["observe_s"])
+            if not ok:
+                why = " / ".join(run.failure.splitlines()[:3]) or f"reward {info.get('raw_reward')}"
+                utterance = run.plan.instruction if run.plan else ""
+                result.failures.append(f"seed {seed}: {utterance!r}: {why}")
+            if verbose:
+                print(f"  {name} seed {seed}: {'ok' if ok else 'FAIL'} {result.steps[-1]} steps {elapsed:.2f} s",
+                      flush=True)
+    finally:
+        env.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per task")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "gui" / "miniwob.yaml")
+    parser.add_argument("--desktop", action="store_true", help="also time the Tk form under Xvfb (OCR)")
+    parser.add_argument("--desktop-config", type=Path, default=ROOT / "configs" / "gui" / "desktop_form.yaml")
+    parser.add_argument("--desktop-episodes", type=int, default=3)
+    parser.add_argument("--trace", type=Path, metavar="DIR", help="write each episode's trace under DIR")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+
+    base = load_config(args.config, ["run.quiet=true"])
+    seeds = list(range(args.seeds))
+    results = []
+    t0 = time.perf_counter()
+    for task in args.tasks:
+        results.append(run_task(base, task, seeds, args.verbose, args.trace))
+    wall = time.perf_counter() - t0
+
+    print(f"\nMiniWoB++ with the model-free GUI agent ({len(seeds)} seeds per task, {wall:.0f} s in all)")
+    print("steps: input actions per episode; s/step: agent loop wall time per action (planning, code, sandbox,")
+    print("action, checkpoint observation, monitors; no model); env s/step: the backend's share (action + observation)")
+    header = f"{'task':<24}{'success':>9}{'steps':>8}{'s/step':>9}{'env s/step':>12}"
+    print(header)
+    for r in results:
+        steps = statistics.mean(r.steps) if r.steps else 0.0
+        print(f"{r.task:<24}{r.rate:>8.0%}{steps:>8.1f}{r.s_per_step:>9.3f}{r.env_per_step:>12.3f}")
+    mean_rate = statistics.mean(r.rate for r in results) if results else 0.0
+    all_steps = [s for r in results for s in r.steps]
+    per_step = sum(s for r in results for s in r.loop_s) / max(1, sum(all_steps))
+    env_step = sum(s for r in results for s in r.env_s) / max(1, sum(all_steps))
+    print(f"{'mean':<24}{mean_rate:>8.1%}{statistics.mean(all_steps) if all_steps else 0:>8.1f}{per_step:>9.3f}"
+          f"{env_step:>12.3f}")
+    print(f"goal: success >= 90 % ({'met' if mean_rate >= 0.9 else 'NOT met'}); browser step <= 0.100 s "
+          f"({'met' if per_step <= 0.1 else 'NOT met'})")
+    for r in results:
+        for f in r.failures:
+            print(f"  fail {r.task} {f}")
+    if args.desktop:
+        desktop = load_config(args.desktop_config, ["run.quiet=true"])
+        d = run_task(desktop, None, list(range(args.desktop_episodes)), args.verbose, args.trace)
+        print(f"desktop Tk form under Xvfb (OCR): {d.successes}/{d.episodes} succeeded, "
+              f"{statistics.mean(d.steps):.1f} steps, {d.s_per_step:.3f} s/step (env {d.env_per_step:.3f}); "
+              f"goal <= 0.300 s: {'met' if d.s_per_step <= 0.3 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
