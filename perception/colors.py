@@ -5,8 +5,8 @@ matte surface scales value but keeps hue and saturation, so pixels are first gro
 family (chromatic) or as achromatic, and a whole segment is then named by its nearest prototype,
 with value compared as a ratio that tolerates the darker sides of an object.
 
-The default palette is a perception-side copy of the simulator's palette (perception must not
-import the simulator); pass another mapping to :class:`ColorModel` for other worlds.
+The default palette is the project's shared one (``embodied.palette``, which the simulator also
+paints with); pass another mapping to :class:`ColorModel` for other worlds.
 """
 
 from __future__ import annotations
@@ -19,21 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# RGB albedo in [0, 1].
-DEFAULT_PALETTE: dict[str, tuple[float, float, float]] = {
-    "red": (0.85, 0.10, 0.10),
-    "green": (0.10, 0.70, 0.15),
-    "blue": (0.10, 0.25, 0.90),
-    "yellow": (0.95, 0.85, 0.10),
-    "orange": (1.00, 0.50, 0.00),
-    "purple": (0.55, 0.15, 0.75),
-    "cyan": (0.10, 0.80, 0.85),
-    "pink": (1.00, 0.40, 0.70),
-    "white": (0.95, 0.95, 0.95),
-    "black": (0.08, 0.08, 0.08),
-    "gray": (0.50, 0.50, 0.50),
-    "brown": (0.50, 0.30, 0.12),
-}
+from embodied.palette import PALETTE
+
+DEFAULT_PALETTE = PALETTE
 
 UNLABELLED = -1  # family id of pixels neither clearly chromatic nor clearly achromatic
 

@@ -13,23 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from embodied.config import StrictModel, _backend_name
-
-# RGB in [0, 1]. Chosen so that hues are well apart for colour segmentation.
-PALETTE: dict[str, tuple[float, float, float]] = {
-    "red": (0.85, 0.10, 0.10),
-    "green": (0.10, 0.70, 0.15),
-    "blue": (0.10, 0.25, 0.90),
-    "yellow": (0.95, 0.85, 0.10),
-    "orange": (1.00, 0.50, 0.00),
-    "purple": (0.55, 0.15, 0.75),
-    "cyan": (0.10, 0.80, 0.85),
-    "pink": (1.00, 0.40, 0.70),
-    "white": (0.95, 0.95, 0.95),
-    "black": (0.08, 0.08, 0.08),
-    "gray": (0.50, 0.50, 0.50),
-    "brown": (0.50, 0.30, 0.12),
-}
-COLOR_ALIASES = {"grey": "gray", "violet": "purple", "magenta": "pink", "teal": "cyan"}
+from embodied.palette import COLOR_ALIASES, PALETTE
 
 Shape = Literal["cube", "cylinder", "plate", "bowl", "tray"]
 SHAPE_ALIASES = {"block": "cube", "box": "cube", "brick": "cube", "zone": "plate", "pad": "plate",
