@@ -359,8 +359,10 @@ def _describe(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> tuple[st
     return msg, None
 
 
-def _raise_validation(exc: ValidationError, model: type[BaseModel], prefix: Loc, lines: LineMap,
-                      fallback_file: str) -> typing.NoReturn:
+def validation_error(exc: ValidationError, model: type[BaseModel], prefix: Loc, lines: LineMap,
+                     fallback_file: str) -> ConfigError:
+    """One ConfigError for all problems pydantic found in ``model`` validated at ``prefix``: file,
+    line, dotted field and a "did you mean" for each; the first leads, the rest follow as "also"."""
     problems: list[ConfigError] = []
     for err in exc.errors():
         loc = (*prefix, *tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
@@ -371,9 +373,9 @@ def _raise_validation(exc: ValidationError, model: type[BaseModel], prefix: Loc,
     first = problems[0]
     if len(problems) > 1:
         rest = "\n".join(f"  also: {p}" for p in problems[1:])
-        raise ConfigError(f"{first.message}\n{rest}", file=first.file, line=first.line, field=first.field,
-                          hint=first.hint)
-    raise first
+        return ConfigError(f"{first.message}\n{rest}", file=first.file, line=first.line, field=first.field,
+                           hint=first.hint)
+    return first
 
 
 def validate(data: dict[str, Any], lines: LineMap | None = None, file: str = "<config>") -> ExperimentConfig:
@@ -381,7 +383,7 @@ def validate(data: dict[str, Any], lines: LineMap | None = None, file: str = "<c
     try:
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        _raise_validation(exc, ExperimentConfig, (), lines, file)
+        raise validation_error(exc, ExperimentConfig, (), lines, file) from None
     env = cfg.env
     if not isinstance(env, dict):
         f, line = _line_for(("env",), lines)
@@ -400,7 +402,7 @@ def validate(data: dict[str, Any], lines: LineMap | None = None, file: str = "<c
     try:
         cfg.env = env_model.model_validate(env)
     except ValidationError as exc:
-        _raise_validation(exc, env_model, ("env",), lines, file)
+        raise validation_error(exc, env_model, ("env",), lines, file) from None
     return cfg
 
 

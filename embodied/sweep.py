@@ -57,10 +57,9 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from embodied import backends
-from embodied.config import StrictModel, load_config, load_config_data, resolved_dict, validate
+from embodied.config import StrictModel, load_config, load_config_data, resolved_dict, validate, validation_error
 from embodied.errors import ConfigError, EmbodiedError, UnknownBackendError
 from embodied.executors import EpisodeExecutor, EpisodeJob, JobOutput, Worker
-from embodied.registry import did_you_mean
 from embodied.replay import CASSETTE_OPTION, DEFAULT_MODE, MODE_OPTION, REPLAY_BACKEND, REPLAY_MODE
 from embodied.results import (
     DONE,
@@ -287,27 +286,6 @@ def _task_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def _spec_error(exc: ValidationError, lines: dict[tuple[str | int, ...], tuple[str, int]], file: str) -> ConfigError:
-    problems = []
-    for err in exc.errors():
-        loc = ("sweep", *err["loc"])
-        hit = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), (file, None))
-        message = err["msg"].removeprefix("Value error, ")
-        hint = None
-        if err["type"] == "extra_forbidden":
-            message = f"unknown key {err['loc'][-1]!r}"
-            guess = did_you_mean(str(err["loc"][-1]), list(SweepSpec.model_fields))
-            hint = f"did you mean {guess!r}?" if guess else f"allowed: {', '.join(SweepSpec.model_fields)}"
-        problems.append(ConfigError(message, file=hit[0], line=hit[1] or None,
-                                    field=".".join(str(p) for p in loc), hint=hint))
-    first = problems[0]
-    if len(problems) > 1:
-        rest = "\n".join(f"  also: {p}" for p in problems[1:])
-        return ConfigError(f"{first.message}\n{rest}", file=first.file, line=first.line, field=first.field,
-                           hint=first.hint)
-    return first
-
-
 # ---------------------------------------------------------------------------------------------
 # The resolved sweep
 
@@ -422,7 +400,7 @@ def plan_sweep(config_path: str | Path, overrides: Sequence[str] = (), run_dir: 
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
-        raise _spec_error(exc, lines, str(path)) from None
+        raise validation_error(exc, SweepSpec, ("sweep",), lines, str(path)) from None
     if spec.tasks and "task" in data:
         file, line = lines.get(("task",), (str(path), 0))
         raise ConfigError("sweep.tasks lists task configs, so this file's task: section would replace every one "
