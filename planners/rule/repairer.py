@@ -192,8 +192,8 @@ class CategoryRepairer:
     def _unreachable(self, case: _Case) -> tuple[PolicyOptions, str] | None:
         obj = self._object(case)
         ws = self.workspace
-        if obj is None or case.subgoal.action == "push":
-            return None
+        if obj is None or case.subgoal.action == "push" or case.verdict.primitive != "pick":
+            return None  # only an object out of reach can be pushed closer; an unreachable target cannot
         x, y = obj.xy
         cx = min(max(x, ws.x[0] + 0.03), ws.x[1] - 0.03)
         cy = min(max(y, ws.y[0] + 0.03), ws.y[1] - 0.03)

@@ -20,10 +20,10 @@ def subgoal(instruction: str = "put the red block on the blue block", scene: Obs
     return sub
 
 
-def failed(category: FailureCategory, **evidence: object) -> tuple[Execution, Verdict]:
+def failed(category: FailureCategory, primitive: str | None = None, **evidence: object) -> tuple[Execution, Verdict]:
     execution = Execution(status=ExecutionStatus.ERROR, category=category, error="failed", line=2)
     verdict = Verdict(ok=False, monitor="test", category=category, why=f"{category} happened", failed_line=2,
-                      evidence=dict(evidence))
+                      primitive=primitive, evidence=dict(evidence))
     return execution, verdict
 
 
@@ -32,9 +32,9 @@ def first_policy(sub: Subgoal, table: KinematicTable) -> Policy:
 
 
 def repair(policy: Policy, sub: Subgoal, category: FailureCategory, scene: Observation,
-           **evidence: object) -> Policy | None:
+           primitive: str | None = None, **evidence: object) -> Policy | None:
     table = KinematicTable.from_observation(scene)
-    execution, verdict = failed(category, **evidence)
+    execution, verdict = failed(category, primitive, **evidence)
     return CategoryRepairer().repair(sub, policy, execution, verdict, scene, table.primitives())
 
 
@@ -172,16 +172,20 @@ def test_unreachable_pushes_into_reach_when_close_and_gives_up_when_far() -> Non
     sub = subgoal()
     near = main_scene()
     near.objects[0] = obj("red block", "red", "cube", 0.78, 0.12, 0.04)  # 8 cm beyond the workspace
-    new = repair(first_policy(sub, KinematicTable.from_observation(near)), sub, C.UNREACHABLE, near)
+    policy = first_policy(sub, KinematicTable.from_observation(near))
+    assert repair(policy, sub, C.UNREACHABLE, near, primitive="place_on") is None  # the target is the problem
+    new = repair(policy, sub, C.UNREACHABLE, near, primitive="pick")
     assert new is not None
     push = next(ln for ln in new.source.splitlines() if ln.startswith("push("))
     assert push.startswith('push("red block", -0.11')
     assert new.source.index("push(") < new.source.index("pick(")
     far = main_scene()
     far.objects[0] = obj("red block", "red", "cube", 1.2, 0.12, 0.04)
-    assert repair(first_policy(sub, KinematicTable.from_observation(far)), sub, C.UNREACHABLE, far) is None
+    assert repair(first_policy(sub, KinematicTable.from_observation(far)), sub, C.UNREACHABLE, far,
+                  primitive="pick") is None
     inside = main_scene()  # the object is reachable: the place is the problem, nothing to push
-    assert repair(first_policy(sub, KinematicTable.from_observation(inside)), sub, C.UNREACHABLE, inside) is None
+    assert repair(first_policy(sub, KinematicTable.from_observation(inside)), sub, C.UNREACHABLE, inside,
+                  primitive="pick") is None
 
 
 @pytest.mark.parametrize("category", [C.TIMEOUT, C.EXCEPTION])
