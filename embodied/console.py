@@ -18,6 +18,7 @@ class ConsoleLog:
     def __init__(self, stream: TextIO | None = None, show_code: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.show_code = show_code
+        self.run_dir = ""
 
     def _say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -28,6 +29,7 @@ class ConsoleLog:
             handler(d)
 
     def _on_episode_start(self, d: dict[str, Any]) -> None:
+        self.run_dir = str(d.get("run_dir") or "")
         self._say(f"▶ {d['instruction']}  (seed {d.get('seed')}, run dir {d.get('run_dir')})")
 
     def _on_plan(self, d: dict[str, Any]) -> None:
@@ -82,3 +84,6 @@ class ConsoleLog:
             self._say(f"  reason: {_get(r, 'failure')}")
         elif not ok:
             self._say(f"  goal not met: {d.get('goal_details')}")
+        if self.run_dir:
+            self._say(f"  trace, images, summary.json in {self.run_dir}; "
+                      f"`embodied report {self.run_dir}` writes an HTML report")
