@@ -253,6 +253,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    # Lists and mappings only in flow form ([a, b], {k: v}): free text with a colon or a leading
+    # dash ("put them in a row: red, green") stays the text it is.
+    if isinstance(value, dict) and not raw.lstrip().startswith("{"):
+        value = raw
+    if isinstance(value, list) and not raw.lstrip().startswith("["):
+        value = raw
     return key.strip().split("."), value
 
 

@@ -49,6 +49,13 @@ def test_overrides_set_nested_fields_and_list_items(tmp_path: Path) -> None:
     assert (cfg.env.seed, cfg.env.objects[0].color, cfg.agent.repair_budget) == (7, "green", 5)
 
 
+def test_override_values_are_yaml_scalars_or_flow_collections_only(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD), ["task.instruction=line them up: red, green, blue",
+                                              "task.goal=[]", "agent.monitors=[trace]"])
+    assert cfg.task.instruction == "line them up: red, green, blue"
+    assert cfg.task.goal == [] and cfg.agent.monitors == ["trace"]
+
+
 def test_include_composes_presets_and_file_wins(tmp_path: Path) -> None:
     write(tmp_path, "agent: {planner: rule, repair_budget: 9}\nenv: {kind: tabletop, seed: 4}\n", "preset.yaml")
     cfg = load_config(write(tmp_path, "include: preset.yaml\n" + GOOD))
