@@ -37,6 +37,8 @@ class ConsoleLog:
         self._say(f"  plan ({len(subgoals)} subgoal{'s' * (len(subgoals) != 1)}):")
         for i, s in enumerate(subgoals, 1):
             self._say(f"    {i}. {_get(s, 'description')}")
+        if d.get("note"):
+            self._say(f"    ({d['note']})")
 
     def _on_plan_failed(self, d: dict[str, Any]) -> None:
         self._say(f"  ✗ could not plan: {d.get('error')}")

@@ -115,7 +115,7 @@ def goal_conditions(cfg: ExperimentConfig, run: AgentRun) -> tuple[list[Conditio
     if cfg.task.goal:
         return [parse_condition(g) for g in cfg.task.goal], "config"
     if run.plan is not None:
-        return [c for s in run.plan.subgoals for c in s.conditions], "plan"
+        return run.plan.goal or [c for s in run.plan.subgoals for c in s.conditions], "plan"
     return [], "none"
 
 

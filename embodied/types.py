@@ -75,10 +75,14 @@ class Subgoal:
 
 @dataclass
 class Plan:
+    """``goal`` is what the whole instruction asks for; ``subgoals`` may cover less of it when
+    some of it already holds (then the goal is still what a run is scored against)."""
+
     instruction: str
     subgoals: list[Subgoal]
     revision: int = 0
     note: str = ""
+    goal: list[Condition] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class RulePlanner:
         intents = self.grammar.parse(read.tokens)
         interpreter = Interpreter(scene)
         subgoals = interpreter.interpret(intents)
+        goal = [c for s in subgoals for c in s.conditions]  # before pruning what already holds
         notes = [f"read {typed!r} as {fixed!r}" for typed, fixed in read.corrections]
         notes += interpreter.ctx.notes
         subgoals, dropped = prune(subgoals, scene)
@@ -72,7 +73,7 @@ class RulePlanner:
         notes += cleared
         if not subgoals:
             notes.append("nothing to do: the instruction already holds")
-        return Plan(instruction, subgoals, 0, "; ".join(notes))
+        return Plan(instruction, subgoals, 0, "; ".join(notes), goal)
 
     # ------------------------------------------------------------------------------- revise
 
