@@ -365,10 +365,14 @@ class Grammar:
             constraint.case = case
             return [constraint]
         if verb.startswith("fill"):
-            m = re.fullmatch(r"(?:in\s+|out\s+)?(.+?)\s+with\s+(.+)", rest, re.I)
-            if m:
-                return [Intent(kind, rest, value=self._literal(m.group(2), quotes),
-                               into=self.target(m.group(1), quotes), case=case)]
+            # "fill in Name with A and the Email field with B": one intent per "FIELD with VALUE"
+            chunks = re.split(r"\s*,\s*(?:and\s+)?(?=[^,]+?\s+with\s+)|\s+and\s+(?=[^,]+?\s+with\s+)", rest,
+                              flags=re.I)
+            fills = [re.fullmatch(r"(?:in\s+|out\s+)?(.+?)\s+with\s+(.+)", chunk, re.I) for chunk in chunks]
+            if all(fills):
+                return [Intent(kind, chunk, value=self._literal(m.group(2), quotes),
+                               into=self.target(m.group(1), quotes), case=case)
+                        for chunk, m in zip(chunks, fills) if m is not None]
         pairs, tail = self._pairs(rest, quotes)
         if pairs:
             into = None
