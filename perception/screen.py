@@ -123,18 +123,63 @@ def _flat_regions(gray: np.ndarray, min_size: int, max_height: int, border: int 
             continue
         box = (max(0, x - border), max(0, y - border), min(w, x + cw + border), min(h, y + ch + border))
         out.append(Shape("rect", box))
-    return out
+    return _join_slices(out)
 
 
-def drop_glyphs(shapes: Sequence[Shape], words: Sequence[Word]) -> tuple[list[Shape], list[Word]]:
+def _join_slices(shapes: list[Shape], max_gap: int = 8) -> list[Shape]:
+    """Merge side-by-side flat regions that share their top and bottom and nearly touch: a text
+    cursor (a full-height bar) splits a field's flat inside into such slices."""
+    boxes = sorted(s.bounds for s in shapes)
+    merged: list[Box] = []
+    for b in boxes:
+        for i, m in enumerate(merged):
+            if (abs(b[1] - m[1]) <= 2 and abs(b[3] - m[3]) <= 2 and -2 <= b[0] - m[2] <= max_gap
+                    and not _is_small_box(b) and not _is_small_box(m)):
+                merged[i] = (m[0], min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3]))
+                break
+        else:
+            merged.append(b)
+    return [Shape("rect", b) for b in merged]
+
+
+def drop_glyphs(shapes: Sequence[Shape], words: Sequence[Word],
+                gray: np.ndarray | None = None) -> tuple[list[Shape], list[Word]]:
     """Reconcile shapes with OCR words: a shape inside a word is a letter's outline (dropped); a
-    one- or two-character word on a small box is the box's tick mark read as text (dropped)."""
+    one- or two-character word on a small box is the box's tick mark read as text (dropped). With
+    ``gray``, a small box inside a field frame that touches neighbouring letters is a letter of a
+    word OCR missed (dropped), not a checkbox or radio."""
     boxes = [s for s in shapes if _is_small_box(s.bounds)]
     kept_words = [wd for wd in words if not (len(wd.text) <= 2 and any(
         _inside((wd.left, wd.top, wd.right, wd.bottom), _grow(b.bounds, 3)) for b in boxes))]
     kept_shapes = [s for s in shapes if not any(
         _inside(s.bounds, _grow((wd.left, wd.top, wd.right, wd.bottom), 3)) for wd in kept_words)]
+    if gray is not None:
+        fields = [s.bounds for s in kept_shapes if _is_field_frame(s.bounds)]
+        kept_shapes = [s for s in kept_shapes
+                       if not (_is_small_box(s.bounds) and _is_letter_in_field(gray, s.bounds, fields))]
     return kept_shapes, kept_words
+
+
+def _is_field_frame(b: Box) -> bool:
+    w, h = b[2] - b[0], b[3] - b[1]
+    return 14 <= h <= 90 and w >= 2.5 * h
+
+
+def _is_letter_in_field(gray: np.ndarray, box: Box, fields: Sequence[Box], reach: int = 6) -> bool:
+    """Whether a small box is a letter of text that OCR missed (the "o" of an unread word): it
+    sits inside a field-shaped frame with ink within ``reach`` px of its left or right side, at
+    its middle rows (its neighbouring letters). A checkbox or radio keeps a margin to its label."""
+    left, top, right, bottom = box
+    frame = next((f for f in fields if f != box and _inside(box, _grow(f, 1))), None)
+    if frame is None:
+        return False
+    inner = gray[frame[1] + 2:frame[3] - 2, frame[0] + 2:frame[2] - 2]
+    if inner.size == 0:
+        return False
+    ink = float(np.percentile(inner, 90)) - 80
+    band = slice(top + (bottom - top) // 4, bottom - (bottom - top) // 4)
+    sides = (gray[band, max(frame[0] + 2, left - reach):left], gray[band, right:min(frame[2] - 2, right + reach)])
+    return any(side.size and bool((side < ink).any()) for side in sides)
 
 
 def outline_mask(shape: tuple[int, int], shapes: Sequence[Shape], width: int = 3) -> np.ndarray:
@@ -149,13 +194,48 @@ def outline_mask(shape: tuple[int, int], shapes: Sequence[Shape], width: int = 3
 
 
 def blank_outlines(gray: np.ndarray, shapes: Sequence[Shape]) -> np.ndarray:
-    """A copy of ``gray`` with widget frames painted over in the local background colour."""
+    """A copy of ``gray`` with widget frames painted over in the local background colour, and
+    text cursors in fields too (a cursor touching the last letter makes OCR miss the word)."""
     mask = outline_mask(gray.shape, shapes)
-    if not mask.any():
+    cursors = cursor_mask(gray, shapes)
+    if not mask.any() and not cursors.any():
         return gray
     out = gray.copy()
     out[mask] = cv2.medianBlur(gray, 7)[mask]
+    for s in shapes:
+        left, top, right, bottom = s.bounds
+        region = cursors[top:bottom, left:right]
+        if region.any():
+            out[top:bottom, left:right][region] = np.uint8(np.percentile(gray[top:bottom, left:right], 90))
     return out
+
+
+def cursor_mask(gray: np.ndarray, shapes: Sequence[Shape], pad: int = 3, max_width: int = 3) -> np.ndarray:
+    """Mask of text cursors: thin (at most ``max_width`` px) dark bars running over most of the
+    inside height of a field-shaped frame; letters are shorter than the field's inside."""
+    mask = np.zeros(gray.shape, bool)
+    for s in shapes:
+        if not _is_field_frame(s.bounds):
+            continue
+        left, top, right, bottom = s.bounds
+        inner = gray[top + pad:bottom - pad, left + pad:right - pad]
+        if inner.size == 0:
+            continue
+        dark = inner < float(np.percentile(inner, 90)) - 80
+        tall = dark.sum(axis=0) >= 0.7 * inner.shape[0]
+        x = 0
+        while x < tall.size:
+            if not tall[x]:
+                x += 1
+                continue
+            end = x
+            while end < tall.size and tall[end]:
+                end += 1
+            if end - x <= max_width:
+                rows = dark[:, x:end].any(axis=1)
+                mask[top + pad:bottom - pad, left + pad + x:left + pad + end] = rows[:, None]
+            x = end
+    return mask
 
 
 def _dedupe(shapes: list[Shape]) -> list[Shape]:
@@ -178,7 +258,7 @@ def parse_screen(image: np.ndarray, words: Sequence[Word], shapes: Sequence[Shap
     """UI elements from a screenshot, its OCR words and (optionally precomputed) shapes, in
     reading order, with ids ``e0, e1, ...``."""
     gray = to_gray(image)
-    shapes, words = drop_glyphs(detect_shapes(gray) if shapes is None else shapes, words)
+    shapes, words = drop_glyphs(detect_shapes(gray) if shapes is None else shapes, words, gray)
     lines = group_lines(list(words))
     used: set[int] = set()
     widgets: list[UIElement] = []

@@ -68,6 +68,25 @@ def test_form_through_primitives(desktop: DesktopEnv, tmp_path: Path) -> None:
     assert info.value.closest
 
 
+@pytest.mark.parametrize("value", ["Grace Hopper", "Bob Loblaw"])
+def test_typed_value_with_round_letters_is_read_as_the_fields_text(desktop: DesktopEnv, tmp_path: Path,
+                                                                     value: str) -> None:
+    """Regression: a round letter ("o") of a word OCR missed next to the text cursor was taken for
+    a radio button, which hid the Name field (a frame around a widget is not a widget)."""
+    desktop.relaunch(FORM.format(out=tmp_path / "f.json"))
+    name = next(e for e in desktop.observe().elements if e.role == "textbox" and e.description == "Name")
+    desktop.type_text(value, into=name)
+    for _ in range(3):  # the cursor blinks: read the field with it shown and hidden
+        elements = desktop.observe().elements
+        fields = [e for e in elements if e.role == "textbox" and e.description == "Name"]
+        assert [f.text for f in fields] == [value], elements
+        left, top, right, bottom = fields[0].bounds
+        inside = [e for e in elements if e.role in ("radio", "checkbox")
+                  and left <= e.bounds[0] and e.bounds[2] <= right and top <= e.bounds[1] and e.bounds[3] <= bottom]
+        assert not inside, inside
+        time.sleep(0.35)
+
+
 def test_step_latency(desktop: DesktopEnv, tmp_path: Path) -> None:
     """One step = an action plus the next observation (screenshot, OCR of what changed, shapes).
     Target: <= 300 ms."""
