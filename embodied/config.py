@@ -27,7 +27,9 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def _backend_name(registry_kind: str, value: str) -> str:
+def backend_name(registry_kind: str, value: str) -> str:
+    """``value`` if it names a registered backend of that kind; else a ValueError with "did you
+    mean", for use in pydantic validators (the loader turns it into a located ConfigError)."""
     registry = backends.registry(registry_kind)
     try:
         registry.entry(value)
@@ -84,22 +86,22 @@ class AgentConfig(StrictModel):
     @field_validator("planner")
     @classmethod
     def _planner(cls, v: str) -> str:
-        return _backend_name("planner", v)
+        return backend_name("planner", v)
 
     @field_validator("writer")
     @classmethod
     def _writer(cls, v: str | None) -> str | None:
-        return None if v is None else _backend_name("writer", v)
+        return None if v is None else backend_name("writer", v)
 
     @field_validator("repairer")
     @classmethod
     def _repairer(cls, v: str | None) -> str | None:
-        return None if v is None else _backend_name("repairer", v)
+        return None if v is None else backend_name("repairer", v)
 
     @field_validator("monitors")
     @classmethod
     def _monitors(cls, v: list[str]) -> list[str]:
-        return [_backend_name("monitor", m) for m in v]
+        return [backend_name("monitor", m) for m in v]
 
 
 class SandboxConfig(StrictModel):
@@ -121,7 +123,7 @@ class ModelConfig(StrictModel):
     @field_validator("backend")
     @classmethod
     def _backend(cls, v: str) -> str:
-        return _backend_name("model", v)
+        return backend_name("model", v)
 
 
 class ExperimentConfig(StrictModel):

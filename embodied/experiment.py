@@ -172,20 +172,17 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         events = env.events() if hasattr(env, "events") else []
         log.event("result", result=result, goal_source=goal_source, goal_details=details, stats=stats,
                   perturbations=events)
-        summary = {**to_jsonable(result), "goal_source": goal_source, "goal_details": details,
-                   "revisions": run.revisions, "stats": stats, "perturbations": events, "seed":
-                   getattr(cfg.env, "seed", None), "run_dir": str(run_dir),
-                   "config_dir": str((config_dir or Path.cwd()).resolve())}
-        write_json_atomic(run_dir / "summary.json", log.redact(to_jsonable(summary)))
+        _write_summary(cfg, run_dir, config_dir, log, result, goal_source=goal_source, goal_details=details,
+                       revisions=run.revisions, stats=stats, perturbations=events)
         return result
     except EpisodeAborted as exc:
         # The world broke (simulator crash, device gone): the episode is a failure with a reason,
         # and everything recorded so far stays in the trace.
-        return _aborted(cfg, run_dir, log, t0, models, f"{type(exc).__name__}: {exc}")
+        return _aborted(cfg, run_dir, config_dir, log, t0, models, f"{type(exc).__name__}: {exc}")
     except ConfigError:
         raise
     except Exception as exc:
-        _aborted(cfg, run_dir, log, t0, models, f"internal error: {type(exc).__name__}: {exc}",
+        _aborted(cfg, run_dir, config_dir, log, t0, models, f"internal error: {type(exc).__name__}: {exc}",
                  traceback.format_exc())
         raise
     finally:
@@ -193,15 +190,22 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         trace.close()
 
 
-def _aborted(cfg: ExperimentConfig, run_dir: Path, log: RunLog, t0: float, models: dict[str, Any], reason: str,
-             tb: str = "") -> EpisodeResult:
+def _write_summary(cfg: ExperimentConfig, run_dir: Path, config_dir: Path | None, log: RunLog,
+                   result: EpisodeResult, **extra: Any) -> None:
+    """summary.json, written atomically and through the world's redaction, on every way out."""
+    summary = {**to_jsonable(result), **extra, "seed": getattr(cfg.env, "seed", None), "run_dir": str(run_dir),
+               "config_dir": str((config_dir or Path.cwd()).resolve())}
+    write_json_atomic(run_dir / "summary.json", log.redact(to_jsonable(summary)))
+
+
+def _aborted(cfg: ExperimentConfig, run_dir: Path, config_dir: Path | None, log: RunLog, t0: float,
+             models: dict[str, Any], reason: str, tb: str = "") -> EpisodeResult:
     result = EpisodeResult(success=False, instruction=cfg.task.instruction,
                            wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=0, primitive_calls=0,
                            failure=reason, **_model_usage(models))
     log.event("aborted", reason=reason, traceback=tb)
     log.event("result", result=result)
-    write_json_atomic(run_dir / "summary.json", {**to_jsonable(result), "aborted": True,
-                                                 "seed": getattr(cfg.env, "seed", None), "run_dir": str(run_dir)})
+    _write_summary(cfg, run_dir, config_dir, log, result, aborted=True)
     return result
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from embodied import backends
-from embodied.config import StrictModel, _backend_name
+from embodied.config import StrictModel, backend_name
 from sim.gui.safety import SafetyConfig
 
 
@@ -80,7 +80,7 @@ class GuiConfig(StrictModel):
     @field_validator("backend")
     @classmethod
     def _backend(cls, v: str) -> str:
-        return _backend_name("gui", v)
+        return backend_name("gui", v)
 
     @model_validator(mode="after")
     def _options_valid(self) -> GuiConfig:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from embodied.config import StrictModel, _backend_name
+from embodied.config import StrictModel, backend_name
 from embodied.palette import COLOR_ALIASES, PALETTE
 
 Shape = Literal["cube", "cylinder", "plate", "bowl", "tray"]
@@ -139,7 +139,7 @@ class RobotConfig(StrictModel):
     @field_validator("kind")
     @classmethod
     def _kind(cls, v: str) -> str:
-        return _backend_name("robot", v)
+        return backend_name("robot", v)
 
 
 class TabletopConfig(StrictModel):
@@ -158,7 +158,7 @@ class TabletopConfig(StrictModel):
     @field_validator("detector")
     @classmethod
     def _detector(cls, v: str) -> str:
-        return _backend_name("detector", v)
+        return backend_name("detector", v)
 
     @model_validator(mode="after")
     def _consistent(self) -> TabletopConfig:

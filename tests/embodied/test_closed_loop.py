@@ -70,3 +70,23 @@ def test_impossible_task_ends_with_a_clear_failure_not_a_hang(tmp_path: Path) ->
     assert not result.success
     assert result.failure  # says why, e.g. unreachable after the budget
     assert result.wall_time_s < 120
+
+
+def test_a_simulator_crash_is_a_recorded_failure_not_a_lost_run(tmp_path: Path) -> None:
+    import json
+
+    from embodied.errors import EpisodeAborted
+
+    def crash_on_reset(env: Any) -> None:
+        def reset(seed: int | None = None) -> Any:
+            raise EpisodeAborted("physics server died")
+
+        env.reset = reset
+
+    cfg = load_config(ROOT / "configs/tabletop/pick_place.yaml")
+    result = run_episode(cfg, tmp_path / "run", config_dir=tmp_path, console=False, on_env=crash_on_reset)
+    assert not result.success and "physics server died" in result.failure
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["aborted"] is True and summary["config_dir"] == str(tmp_path.resolve())
+    kinds = [e["event"] for e in read_trace(tmp_path / "run" / "trace.jsonl")]
+    assert kinds[-2:] == ["aborted", "result"]
