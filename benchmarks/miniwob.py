@@ -29,10 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-from embodied.agent import Agent, LoopBudgets  # noqa: E402
+from embodied.assembly import RunLog, assemble  # noqa: E402
 from embodied.config import ExperimentConfig, load_config  # noqa: E402
-from embodied.experiment import RunLog, build_parts  # noqa: E402
-from embodied.sandbox import Sandbox  # noqa: E402
 from embodied.trace import TraceWriter  # noqa: E402
 from sim.gui.env import GuiAgentEnv  # noqa: E402
 
@@ -79,15 +77,11 @@ def run_task(base: ExperimentConfig, task: str | None, seeds: list[int], verbose
     try:
         for seed in seeds:
             first = env.reset(seed)
-            parts = build_parts(cfg, {}, env.domain)
             trace = TraceWriter(trace_dir / f"{task}-{seed}", save_images=False) if trace_dir else None
-            agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
-                          Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
-                          LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals),
-                          RunLog(trace, None) if trace else None)
+            agent = assemble(env, cfg.agent, cfg.sandbox, RunLog(trace, None))
             before = env.gui.stats()
             t0 = time.perf_counter()
-            run = agent.run(cfg.task.instruction or first.text, env)  # "": the task's own utterance
+            run = agent.run(cfg.task.instruction or first.task, env)  # "": the task's own utterance
             elapsed = time.perf_counter() - t0
             after = env.gui.stats()
             ok, info = env.success([])

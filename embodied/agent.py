@@ -17,6 +17,7 @@ from embodied.protocols import Environment, Monitor, Planner, Repairer, Writer
 from embodied.sandbox import Sandbox
 from embodied.types import (
     Attempt,
+    Evidence,
     Execution,
     FailureCategory,
     Observation,
@@ -47,7 +48,7 @@ class NullLog:
 @dataclass
 class HybridMonitor:
     """Runs monitors in order; the first decisive failure wins. A failure is not decisive when its
-    monitor is listed in ``advisory`` or says so itself with ``evidence["decisive"] = False`` (e.g.
+    monitor is listed in ``advisory`` or says so itself with ``evidence.decisive = False`` (e.g.
     a VLM whose answer could not be parsed); such failures are kept as notes and the checkpoint
     passes if nothing decisive failed."""
 
@@ -62,12 +63,11 @@ class HybridMonitor:
             notes.append({"monitor": verdict.monitor, "ok": verdict.ok, "why": verdict.why})
             if verdict.ok:
                 continue
-            decisive = verdict.evidence.get("decisive", True)
-            if decisive and monitor.name not in self.advisory:
-                verdict.evidence.setdefault("monitors", notes)
+            if verdict.evidence.decisive and monitor.name not in self.advisory:
+                verdict.evidence.notes = verdict.evidence.notes or notes
                 return verdict
         names = ", ".join(m.name for m in self.monitors) or "no monitor"
-        return Verdict(ok=True, monitor=self.name, why=f"passed: {names}", evidence={"monitors": notes})
+        return Verdict(ok=True, monitor=self.name, why=f"passed: {names}", evidence=Evidence(notes=notes))
 
 
 def execution_verdict(execution: Execution) -> Verdict:

@@ -37,27 +37,27 @@ DETECTORS = _make("detector")
 DETECTORS.register("rgbd", "perception.detection:RGBDDetector",
                    summary="colour + depth segmentation of camera images, back-projected to 3-D")
 
+DOMAINS = _make("domain")
+DOMAINS.register("tabletop", "planners.kits.tabletop.kit:KIT",
+                 summary="a robot arm over a table: pick, place, push objects seen by cameras")
+DOMAINS.register("gui", "planners.kits.gui.kit:KIT", summary="a screen operated by tapping, typing, scrolling and keys")
+
 PLANNERS = _make("planner")
-PLANNERS.register("rule", "planners.domains:rule_planner",
-                  summary="model-free grammar planner (tabletop or GUI, by the env's domain)")
+PLANNERS.register("rule", "embodied.domain:rule_planner",
+                  summary="the domain kit's model-free planner (tabletop grammar; GUI grammar revised per screen)")
 PLANNERS.register("fixed", "planners.fixed:FixedPlanner", summary="one subgoal running task.policy")
 PLANNERS.register("llm", "planners.llm:LLMPlanner", summary="a language model decomposes and revises (D-PoT)")
-PLANNERS.register("gui_rule", "planners.gui:GuiRulePlanner",
-                  summary="model-free GUI grammar planner, revised from each new screen (D-PoT) with loop detection")
 
 WRITERS = _make("writer")
-WRITERS.register("rule", "planners.domains:rule_writer", summary="policy templates per action (by domain)")
+WRITERS.register("rule", "embodied.domain:rule_writer", summary="the domain kit's policy templates per action")
 WRITERS.register("fixed", "planners.fixed:FixedWriter", summary="returns task.policy unchanged")
 WRITERS.register("llm", "planners.llm:LLMWriter", summary="a language model writes the code policy")
-WRITERS.register("gui_rule", "planners.gui:GuiTemplateWriter", summary="GUI policy templates per action")
 
 REPAIRERS = _make("repairer")
-REPAIRERS.register("rule", "planners.domains:rule_repairer",
-                   summary="repairs keyed by failure category (by domain)")
+REPAIRERS.register("rule", "embodied.domain:rule_repairer",
+                   summary="the domain kit's repairs keyed by failure category")
 REPAIRERS.register("fixed", "planners.fixed:NoRepair", summary="never repairs")
 REPAIRERS.register("llm", "planners.llm:LLMRepairer", summary="a language model repairs the failing code")
-REPAIRERS.register("gui_rule", "planners.gui:GuiRepairer",
-                   summary="GUI repairs by failure category: re-match, scroll, wait, act another way")
 
 MONITORS = _make("monitor")
 MONITORS.register("trace", "perception.monitors:TraceMonitor", summary="exceptions, failed primitives, budgets")

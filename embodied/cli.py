@@ -83,7 +83,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from embodied.config import load_config
 
     cfg = load_config(args.config, args.overrides)
-    print(f"{args.config}: ok ({cfg.env.kind}, planner {cfg.agent.planner}, monitors {', '.join(cfg.agent.monitors)})")
+    monitors = ", ".join(cfg.agent.monitors) if cfg.agent.monitors is not None else "the domain kit's"
+    print(f"{args.config}: ok ({cfg.env.kind}, planner {cfg.agent.planner}, monitors {monitors})")
     return 0
 
 

@@ -5,10 +5,15 @@ Config goals and plans use this one syntax."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from embodied.geometry import PREDICATES
 from embodied.registry import did_you_mean
 from embodied.types import Condition
+
+if TYPE_CHECKING:
+    from embodied.domain import PredicateSpec
 
 _CALL = re.compile(r"^\s*(not\s+)?([a-z_]+)\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
 ARITY = {"on": 2, "inside": 2, "near": 2, "left_of": 2, "right_of": 2, "behind": 2, "in_front_of": 2,
@@ -22,12 +27,15 @@ class ConditionSyntaxError(ValueError):
     """A condition string that cannot be read; the message says what is expected."""
 
 
-def parse_condition(text: str) -> Condition:
+def parse_condition(text: str, predicates: Sequence[PredicateSpec] | None = None) -> Condition:
+    """Read ``text`` against ``predicates`` (a domain kit's), or against the tabletop and GUI
+    predicates when none are given."""
     m = _CALL.match(text)
     if not m:
         raise ConditionSyntaxError(f"{text!r} is not of the form predicate(arg, ...), e.g. on(red block, blue block)")
     negated, name, inner = bool(m.group(1)), m.group(2).lower(), m.group(3)
-    known = (*PREDICATES, *GUI_PREDICATES)
+    specs = {p.name: p for p in predicates} if predicates is not None else None
+    known = tuple(specs) if specs is not None else (*PREDICATES, *GUI_PREDICATES)
     if name not in known:
         guess = did_you_mean(name, list(known))
         hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(known)}"
@@ -45,7 +53,11 @@ def parse_condition(text: str) -> Condition:
                 params[key.strip()] = value.strip()
         else:
             args.append(part)
-    want = ARITY.get(name)
+    want = specs[name].arity if specs is not None else ARITY.get(name)
+    if specs is not None:
+        missing = [k for k in specs[name].required_params if k not in params]
+        if missing:
+            raise ConditionSyntaxError(f"{name} needs {', '.join(k + '=' for k in missing)}: {text!r}")
     if want is not None and len(args) != want:
         raise ConditionSyntaxError(f"{name} takes {want} object name(s), got {len(args)} in {text!r}")
     if name == "at" and not {"x", "y"} <= params.keys():

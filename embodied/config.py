@@ -71,7 +71,7 @@ class AgentConfig(StrictModel):
     planner: str = "rule"
     writer: str | None = Field(default=None, description="defaults to the planner's name")
     repairer: str | None = Field(default=None, description="defaults to the planner's name")
-    monitors: list[str] = Field(default_factory=lambda: ["trace", "geometric"])
+    monitors: list[str] | None = Field(default=None, description="default: the domain kit's monitors")
     closed_loop: bool = Field(default=True, description="false: no monitoring, no repair (ablation)")
     repair_budget: int = Field(default=3, ge=0, le=50)
     replan_budget: int = Field(default=2, ge=0, le=50)
@@ -100,8 +100,8 @@ class AgentConfig(StrictModel):
 
     @field_validator("monitors")
     @classmethod
-    def _monitors(cls, v: list[str]) -> list[str]:
-        return [backend_name("monitor", m) for m in v]
+    def _monitors(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [backend_name("monitor", m) for m in v]
 
 
 class SandboxConfig(StrictModel):
@@ -149,7 +149,9 @@ class ExperimentConfig(StrictModel):
             if name is not None and name not in self.models:
                 raise ValueError(f"{where} {name!r} is not an entry of models: ({known})")
         for name in a.monitor_options:
-            if name not in a.monitors:
+            if a.monitors is None:
+                backend_name("monitor", name)
+            elif name not in a.monitors:
                 raise ValueError(f"agent.monitor_options.{name}: {name!r} is not in agent.monitors {a.monitors}")
         return self
 

@@ -38,6 +38,11 @@ class UnknownBackendError(ConfigError):
     """A backend name that no registry knows."""
 
 
+class DomainError(EmbodiedError):
+    """A domain kit was asked for something it does not have (an unknown action or predicate, an
+    argument of the wrong type, a missing prompt file), or a world does not match its kit."""
+
+
 class PrimitiveError(EmbodiedError):
     """A primitive (robot skill, GUI action) failed in a way the agent can react to.
 

@@ -3,11 +3,9 @@ directory (resolved config, JSONL trace, checkpoint images, summary.json)."""
 
 from __future__ import annotations
 
-import inspect
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,34 +13,15 @@ from typing import Any
 import yaml
 
 from embodied import backends
-from embodied.agent import Agent, AgentRun, HybridMonitor, LoopBudgets
-from embodied.conditions import parse_condition
+from embodied.agent import AgentRun
+from embodied.assembly import RunLog, assemble, kit_of
 from embodied.config import ExperimentConfig, resolved_dict
 from embodied.console import ConsoleLog
+from embodied.domain import DomainKit
 from embodied.errors import ConfigError, EmbodiedError, EpisodeAborted
 from embodied.protocols import Environment
-from embodied.registry import did_you_mean
-from embodied.sandbox import Sandbox
 from embodied.trace import TraceWriter, write_json_atomic
-from embodied.types import Condition, EpisodeResult, Observation, to_jsonable
-
-
-def build(kind: str, name: str, available: dict[str, Any], options: dict[str, Any] | None = None,
-          field: str = "", models: dict[str, Any] | None = None) -> Any:
-    """Instantiate backend ``name`` of ``kind``, passing the shared objects its constructor asks
-    for by parameter name (``model``, ``policy``, ``domain``) and the config's ``options`` for it
-    (an option ``model: NAME`` picks another configured model). Unknown options are config errors."""
-    cls = backends.registry(kind).get(name)
-    params = inspect.signature(cls).parameters
-    kwargs = {k: v for k, v in available.items() if k in params}
-    for key, value in (options or {}).items():
-        if key not in params or params[key].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            known = [p for p in params if p not in available]
-            guess = did_you_mean(key, known)
-            raise ConfigError(f"{kind} {name!r} has no option {key!r}", field=f"{field}.{key}",
-                              hint=f"did you mean {guess!r}?" if guess else f"options: {', '.join(known) or 'none'}")
-        kwargs[key] = (models or {})[value] if key == "model" else value
-    return cls(**kwargs)
+from embodied.types import Condition, EpisodeResult, to_jsonable
 
 
 def build_env(cfg: ExperimentConfig) -> Environment:
@@ -59,61 +38,15 @@ def build_models(cfg: ExperimentConfig, base_dir: Path) -> dict[str, Any]:
     return {name: build_model(m.backend, m.options, base_dir=base_dir) for name, m in cfg.models.items()}
 
 
-@dataclass
-class Parts:
-    planner: Any
-    writer: Any
-    repairer: Any
-    monitor: HybridMonitor | None
-
-
-def build_parts(cfg: ExperimentConfig, models: dict[str, Any], domain: str) -> Parts:
-    """Planner, writer, repairer and monitors by name. Constructors receive what they ask for
-    by parameter name: ``model`` (the configured model), ``policy`` (task.policy), ``domain``."""
-    model = models.get(cfg.agent.model) if cfg.agent.model else next(iter(models.values()), None)
-    available = {"model": model, "policy": cfg.task.policy, "domain": domain}
-    if cfg.task.policy is not None:
-        names = ("fixed", "fixed", "fixed")  # a given policy replaces planning; it is still checked
-    else:
-        names = (cfg.agent.planner, cfg.agent.writer or cfg.agent.planner, cfg.agent.repairer or cfg.agent.planner)
-    a = cfg.agent
-    planner = build("planner", names[0], available, a.planner_options, "agent.planner_options", models)
-    writer = build("writer", names[1], available, a.writer_options, "agent.writer_options", models)
-    repairer = build("repairer", names[2], available, a.repairer_options, "agent.repairer_options", models)
-    monitor = None
-    if a.closed_loop:
-        monitor = HybridMonitor([build("monitor", m, available, a.monitor_options.get(m), f"agent.monitor_options.{m}",
-                                       models) for m in a.monitors])
-    return Parts(planner, writer, repairer, monitor)
-
-
-class RunLog:
-    """Fans loop events out to the trace file and the console, through the world's redaction
-    (typed secrets such as passwords never reach a file or the terminal)."""
-
-    def __init__(self, trace: TraceWriter, console: ConsoleLog | None) -> None:
-        self.trace, self.console = trace, console
-        self.redact: Callable[[Any], Any] = lambda value: value
-
-    def event(self, kind: str, **data: Any) -> None:
-        data = self.redact(to_jsonable(data))
-        self.trace.event(kind, **data)
-        if self.console is not None:
-            self.console.event(kind, **data)
-
-    def images(self, observation: Observation | None, label: str) -> dict[str, str]:
-        return self.trace.images(observation, label)
-
-
 def new_run_dir(cfg: ExperimentConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     name = cfg.run.name or cfg.name or "run"
     return Path(cfg.run.out_dir) / f"{name}-{stamp}"
 
 
-def goal_conditions(cfg: ExperimentConfig, run: AgentRun) -> tuple[list[Condition], str]:
+def goal_conditions(cfg: ExperimentConfig, run: AgentRun, kit: DomainKit) -> tuple[list[Condition], str]:
     if cfg.task.goal:
-        return [parse_condition(g) for g in cfg.task.goal], "config"
+        return [kit.parse_condition(g) for g in cfg.task.goal], "config"
     if run.plan is not None:
         return run.plan.goal or [c for s in run.plan.subgoals for c in s.conditions], "plan"
     return [], "none"
@@ -132,24 +65,20 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     models = build_models(cfg, config_dir or Path.cwd())
     env = build_env(cfg)
     try:
-        log.redact = env.primitives().redact
+        agent = assemble(env, cfg.agent, cfg.sandbox, log, models=models, policy=cfg.task.policy)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(log.redact(resolved_dict(cfg)), sort_keys=False),
                                              encoding="utf-8")
-        parts = build_parts(cfg, models, env.domain)
         if on_env is not None:
             on_env(env)
         first = env.reset(seed=getattr(cfg.env, "seed", None))
-        instruction = cfg.task.instruction or first.text
+        instruction = cfg.task.instruction or first.task
         if not instruction:
-            raise ConfigError("no instruction: this world gives no task text of its own",
+            raise ConfigError("no instruction: this world states no task of its own",
                               field="task.instruction", hint="set task.instruction in the config")
         log.event("episode_start", instruction=instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
-        agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
-                      Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
-                      LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals), log)
         run = agent.run(instruction, env)
-        goal, goal_source = goal_conditions(cfg, run)
+        goal, goal_source = goal_conditions(cfg, run, kit_of(env))
         try:  # always asked: a world may have its own criterion (a MiniWoB reward, a file an app writes)
             success, details = env.success(goal)
         except EmbodiedError as exc:

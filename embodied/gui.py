@@ -33,16 +33,13 @@ from typing import Any
 import numpy as np
 
 from embodied import backends
-from embodied.agent import Agent, HybridMonitor, LoopBudgets
-from embodied.conditions import parse_condition
-from embodied.config import validate
+from embodied.agent import LoopBudgets
+from embodied.assembly import RunLog, assemble, call_primitive, kit_of
+from embodied.config import SandboxConfig, validate
 from embodied.console import ConsoleLog
-from embodied.experiment import build
 from embodied.sandbox import Sandbox
 from embodied.trace import TraceWriter, write_json_atomic
 from embodied.types import EpisodeResult, Observation, UIElement, to_jsonable
-
-DEFAULT_MONITORS = ("trace", "screen")
 
 
 @dataclass
@@ -57,46 +54,39 @@ class Screen:
         return [e.text for e in self.elements if e.text]
 
 
-class _SessionLog:
-    """Loop events to an optional trace file and an optional console."""
-
-    def __init__(self, trace: TraceWriter | None, console: ConsoleLog | None) -> None:
-        self.trace, self.console = trace, console
-
-    def event(self, kind: str, **data: Any) -> None:
-        if self.trace is not None:
-            self.trace.event(kind, **data)
-        if self.console is not None:
-            self.console.event(kind, **data)
-
-    def images(self, observation: Observation | None, label: str) -> dict[str, str]:
-        return self.trace.images(observation, label) if self.trace is not None else {}
-
-
 class GuiSession:
     """A live screen plus the agent parts that act on it. Make one with :func:`connect`.
 
-    ``planner``/``writer``/``repairer``/``monitors`` are registry names; ``model`` is passed to
-    the parts that take one. ``run_dir``: when given, each :meth:`do` writes a trace there
+    ``planner``/``writer``/``repairer``/``monitors`` are registry names (monitors default to the
+    GUI kit's); ``model`` is passed to the parts that take one. The agent is assembled as for
+    ``embodied run`` (:mod:`embodied.assembly`), with one run log that redacts. ``run_dir``: when
+    given, each :meth:`do` writes a trace there
     (``do-<n>/trace.jsonl`` and ``summary.json``). ``console``: print the loop's progress.
     """
 
-    def __init__(self, env: Any, *, planner: str = "gui_rule", writer: str | None = None,
-                 repairer: str | None = None, monitors: Sequence[str] = DEFAULT_MONITORS, model: Any = None,
+    def __init__(self, env: Any, *, planner: str = "rule", writer: str | None = None,
+                 repairer: str | None = None, monitors: Sequence[str] | None = None, model: Any = None,
                  budgets: LoopBudgets | None = None, run_dir: str | Path | None = None, console: bool = False,
                  closed_loop: bool = True) -> None:
         self.env = env
-        self.planner_name = planner
-        self.writer_name = writer or planner
-        self.repairer_name = repairer or planner
-        self.monitor_names = tuple(monitors)
+        budgets = budgets or LoopBudgets()
+        # Validated like the agent: section of a config, so a mistake reads like one.
+        self.agent_config = validate(
+            {"task": {"instruction": "interactive session"}, "env": {"kind": "gui"},
+             "agent": {"planner": planner, "writer": writer, "repairer": repairer,
+                       "monitors": list(monitors) if monitors is not None else None, "closed_loop": closed_loop,
+                       "repair_budget": budgets.repair, "replan_budget": budgets.replan,
+                       "max_subgoals": budgets.max_subgoals}},
+            file="<embodied.gui.GuiSession>").agent
         self.model = model
-        self.budgets = budgets or LoopBudgets()
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.console = console
         self.closed_loop = closed_loop
         self._runs = 0
         self._closed = False
+        self._sandbox = Sandbox()
+        self._direct_log: RunLog | None = None
+        self._direct_calls = 0
 
     # ------------------------------------------------------------------ the closed loop
 
@@ -106,23 +96,18 @@ class GuiSession:
         achieved (and the GUI ``goal`` conditions, e.g. ``"text_visible(Saved)"``, hold on the final
         screen when given)."""
         self._open()
-        instruction = instruction.strip() or self.env.observe("task").text
+        instruction = instruction.strip() or self.env.observe("task").task
         self._runs += 1
-        available = {"model": self.model, "domain": getattr(self.env, "domain", "gui"), "policy": None}
-        planner = build("planner", self.planner_name, available)
-        writer = build("writer", self.writer_name, available)
-        repairer = build("repairer", self.repairer_name, available)
-        monitor = HybridMonitor([build("monitor", m, available) for m in self.monitor_names]) \
-            if self.closed_loop else None
         trace = TraceWriter(self.run_dir / f"do-{self._runs}", save_images=False) if self.run_dir else None
-        log = _SessionLog(trace, ConsoleLog() if self.console else None)
-        agent = Agent(planner, writer, repairer, monitor, Sandbox(), self.budgets, log)
+        log = RunLog(trace, ConsoleLog() if self.console else None)
+        agent = assemble(self.env, self.agent_config, SandboxConfig(), log, model=self.model)
+        kit = kit_of(self.env)
         actions_before = self._actions()
         t0 = time.perf_counter()
         try:
             log.event("episode_start", instruction=instruction, seed=None, run_dir=str(trace.run_dir) if trace else "")
             run = agent.run(instruction, self.env)
-            conditions = [parse_condition(g) for g in goal]
+            conditions = [kit.parse_condition(g) for g in goal]
             success = run.finished and not run.failure
             details: dict[str, Any] = {}
             if success and conditions:
@@ -137,7 +122,8 @@ class GuiSession:
                 failure=run.failure, goal=[str(c) for c in conditions])
             log.event("result", result=result, goal_source="session", goal_details=details, stats={})
             if trace is not None:
-                write_json_atomic(trace.run_dir / "summary.json", {**to_jsonable(result), "goal_details": details})
+                write_json_atomic(trace.run_dir / "summary.json",
+                                  log.redact(to_jsonable({**to_jsonable(result), "goal_details": details})))
             return result
         finally:
             if trace is not None:
@@ -146,8 +132,15 @@ class GuiSession:
     # ------------------------------------------------------------------ direct actions
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A direct action: run through the same sandbox as a policy and recorded like a one-line
+        policy (in ``run_dir/direct/trace.jsonl`` when the session has a run directory)."""
         self._open()
-        return self.env.primitives()[name].fn(*args, **kwargs)
+        if self._direct_log is None:
+            trace = TraceWriter(self.run_dir / "direct", save_images=False) if self.run_dir else None
+            self._direct_log = RunLog(trace, ConsoleLog() if self.console else None, self.env.primitives().redact)
+        self._direct_calls += 1
+        return call_primitive(self.env, self._sandbox, self._direct_log, name, args, kwargs,
+                              index=self._direct_calls - 1)
 
     def tap(self, target: str) -> bool:
         """Tap the element best matching a description ("Settings", "the OK button")."""
@@ -195,7 +188,7 @@ class GuiSession:
         """A fresh screenshot and element list."""
         self._open()
         obs: Observation = self.env.observe("screen")
-        return Screen(obs.images.get("screen"), list(obs.elements), obs.text)
+        return Screen(obs.images.get("screen"), list(obs.elements), obs.task)
 
     @property
     def intended(self) -> list[Any]:
@@ -222,6 +215,8 @@ class GuiSession:
         """Close the backend (browser, display, device connection). Safe to call twice."""
         if not self._closed:
             self._closed = True
+            if self._direct_log is not None and self._direct_log.trace is not None:
+                self._direct_log.trace.close()
             self.env.close()
 
     def __enter__(self) -> GuiSession:
@@ -234,7 +229,7 @@ class GuiSession:
 def connect(backend: str = "desktop", *, app: str | None = None, secrets: Mapping[str, str] | None = None,
             dry_run: bool = False, confirm: Callable[[Any], bool] | None = None,
             safety: Mapping[str, Any] | None = None, planner: str | None = None, model: Any = None,
-            monitors: Sequence[str] = DEFAULT_MONITORS, seed: int = 0, viewport: Mapping[str, Any] | None = None,
+            monitors: Sequence[str] | None = None, seed: int = 0, viewport: Mapping[str, Any] | None = None,
             task: str | None = None, semantic: bool = True, run_dir: str | Path | None = None,
             console: bool = False, **options: Any) -> GuiSession:
     """Open a screen and return a :class:`GuiSession` (see the module docstring).
@@ -243,8 +238,9 @@ def connect(backend: str = "desktop", *, app: str | None = None, secrets: Mappin
     package; ``{python}`` and ``{apps}`` are filled in). ``secrets``: name -> value for
     ``secret(name)`` and "the configured password" in instructions. ``dry_run``: record actions,
     send none (``do`` then runs open loop: nothing would change to check). ``confirm``: called
-    with a proposed risky action, returns whether to send it. ``planner``: ``"gui_rule"`` (default)
-    or ``"llm"`` (default when ``model`` is given). Other keyword arguments are backend options.
+    with a proposed risky action, returns whether to send it. ``planner``: ``"rule"`` (default)
+    or ``"llm"`` (default when ``model`` is given). ``monitors``: default the GUI kit's. Other
+    keyword arguments are backend options.
     Raises :class:`embodied.errors.ConfigError` for unknown names and options.
     """
     safety_options = dict(safety or {})
@@ -274,7 +270,7 @@ def connect(backend: str = "desktop", *, app: str | None = None, secrets: Mappin
     except BaseException:
         env.close()
         raise
-    return GuiSession(env, planner=planner or ("llm" if model is not None else "gui_rule"), monitors=monitors,
+    return GuiSession(env, planner=planner or ("llm" if model is not None else "rule"), monitors=monitors,
                       model=model, run_dir=run_dir, console=console, closed_loop=not dry_run)
 
 

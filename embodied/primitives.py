@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from embodied.errors import PrimitiveError
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,21 @@ def _type_name(annotation: Any) -> str:
 class PrimitiveSet:
     """Named callables for one environment. ``sim_time`` reports simulated seconds so the
     sandbox can record how much simulated time each call took. ``redact`` maps a value about to
-    be recorded (arguments, results) to what the trace may show: the GUI env masks passwords."""
+    be recorded (arguments, results) to what the trace may show: the GUI env masks passwords.
+    ``errors``: the exceptions these primitives raise that a policy may catch by name (besides
+    ``PrimitiveError``); the sandbox offers exactly these, whatever else is imported."""
 
     def __init__(self, domain: str, sim_time: Callable[[], float] | None = None,
-                 redact: Callable[[Any], Any] | None = None) -> None:
+                 redact: Callable[[Any], Any] | None = None,
+                 errors: Sequence[type[PrimitiveError]] = ()) -> None:
         self.domain = domain
+        for error in errors:
+            if not (isinstance(error, type) and issubclass(error, PrimitiveError)):
+                raise TypeError(f"primitive errors must be PrimitiveError subclasses, got {error!r}")
+        names = [e.__name__ for e in errors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"primitive error names must be unique, got {sorted(names)}")
+        self.errors: tuple[type[PrimitiveError], ...] = tuple(errors)
         self.sim_time = sim_time or (lambda: 0.0)
         self.redact = redact or (lambda value: value)
         self._items: dict[str, Primitive] = {}

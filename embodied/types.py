@@ -63,7 +63,13 @@ class Subgoal:
     """One step of a plan: what to achieve (``conditions``) and which skill template achieves it.
 
     ``action`` and ``args`` are the planner's structured reading (e.g. ``"place_on"`` with
-    ``{"object": "red block", "target": "blue block"}``); writers turn them into code.
+    ``{"object": "red block", "target": "blue block"}``): the serialised form of one of the domain
+    kit's typed actions (:mod:`embodied.domain`), which writers turn into code.
+
+    ``inserted`` and ``prepared`` are the planner's own bookkeeping, never arguments of the action:
+    ``inserted`` marks a helper step the planner added to make another one possible (scroll a target
+    into view, close a dialog); ``prepared`` marks a step before which such a helper was already
+    inserted (so it is not inserted twice).
     """
 
     description: str
@@ -71,6 +77,8 @@ class Subgoal:
     args: dict[str, Any] = field(default_factory=dict)
     conditions: list[Condition] = field(default_factory=list)
     checkpoints: list[str] = field(default_factory=lambda: ["end"])
+    inserted: bool = False
+    prepared: bool = False
 
 
 @dataclass
@@ -145,7 +153,8 @@ class Observation:
     elements: list[UIElement] = field(default_factory=list)
     images: dict[str, np.ndarray] = field(default_factory=dict)  # "front/rgb", "front/depth", ...
     cameras: dict[str, CameraInfo] = field(default_factory=dict)
-    text: str = ""
+    label: str = ""  # what the observation was taken for ("start", a checkpoint label, "final")
+    task: str = ""  # the task text the world states itself (a MiniWoB utterance, a page title); "" if none
     gripper: dict[str, Any] = field(default_factory=dict)  # proprioception: ee pose, width, holding
 
 
@@ -223,6 +232,17 @@ class Execution:
 
 
 @dataclass
+class Evidence:
+    """Base of the typed evidence a monitor attaches to its verdict; each monitor writes its own
+    subclass, so a reader (a repairer) can only use fields some monitor really writes.
+    ``decisive``: False when the monitor itself doubts the failure (an unparseable VLM answer).
+    ``notes``: what each monitor of a combined check said (filled in by ``HybridMonitor``)."""
+
+    decisive: bool = True
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class Verdict:
     """A monitor's judgement of one checkpoint. ``failed_call`` indexes ``Execution.calls``."""
 
@@ -233,7 +253,7 @@ class Verdict:
     failed_call: int | None = None
     failed_line: int | None = None
     primitive: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 @dataclass

@@ -41,6 +41,7 @@ from embodied import naming
 from embodied.geometry import CONTAINERS, Box, Tolerances, evaluate, on
 from embodied.types import (
     Condition,
+    Evidence,
     Execution,
     ExecutionStatus,
     FailureCategory,
@@ -75,6 +76,37 @@ def _call_text(call: PrimitiveCall) -> str:
     return f"{call.name}({', '.join(parts)})"
 
 
+@dataclass
+class TraceEvidence(Evidence):
+    """What the trace monitor writes. ``call``: the failed call it localised (index, name, args,
+    kwargs, line, error_type, error, category); ``caught``: whether the policy caught that failure
+    and went on; ``failed_calls``/``earlier_failures``: the other failed calls."""
+
+    status: str = ""
+    error_type: str | None = None
+    error: str | None = None
+    call: dict[str, Any] | None = None
+    caught: bool | None = None
+    calls: int = 0
+    failed_calls: list[dict[str, Any]] = field(default_factory=list)
+    earlier_failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class GeometricEvidence(Evidence):
+    """What the geometric monitor writes: the failed ``condition`` and why, the boxes of the objects
+    it names (``position``/``size`` in metres, ``shape``, ``grasped``), the name of the object the
+    gripper holds, every condition's result, and the call the failure was localised to."""
+
+    condition: str = ""
+    explanation: str = ""
+    boxes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    holding: str | None = None
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    obstructions: list[str] = field(default_factory=list)  # what occupies the target of a failed on/inside
+    call: dict[str, Any] | None = None
+
+
 def _call_evidence(call: PrimitiveCall) -> dict[str, Any]:
     return {"index": call.index, "name": call.name, "args": list(call.args), "kwargs": dict(call.kwargs),
             "line": call.line, "error_type": call.error_type, "error": call.error, "category": call.category}
@@ -97,8 +129,8 @@ class TraceMonitor:
             return Verdict(False, self.name, _category(execution.category, FailureCategory.EXCEPTION),
                            why=f"the policy did not run ({status}): {_one_line(execution.error)}",
                            failed_line=execution.line,
-                           evidence={"status": str(status), "error_type": execution.error_type,
-                                     "error": execution.error})
+                           evidence=TraceEvidence(status=str(status), error_type=execution.error_type,
+                                                  error=execution.error))
         failed = [c for c in execution.calls if not c.ok]
         if status is ExecutionStatus.TIMEOUT:
             last = execution.calls[-1] if execution.calls else None
@@ -107,9 +139,9 @@ class TraceMonitor:
                            failed_call=last.index if last else None,
                            failed_line=execution.line if execution.line is not None else (last.line if last else None),
                            primitive=last.name if last else None,
-                           evidence={"status": str(status), "error": execution.error,
-                                     "last_call": _call_evidence(last) if last else None,
-                                     "failed_calls": [_call_evidence(c) for c in failed]})
+                           evidence=TraceEvidence(status=str(status), error=execution.error,
+                                                  call=_call_evidence(last) if last else None,
+                                                  failed_calls=[_call_evidence(c) for c in failed]))
         if status is ExecutionStatus.ERROR:
             return self._ended_in_error(execution, failed)
         unrecovered = [c for c in failed if not _recovered(c, execution.calls)]
@@ -119,11 +151,11 @@ class TraceMonitor:
                            why=(f"call {call.index} {_call_text(call)} at line {call.line} failed ({call.category}) "
                                 f"and the policy went on without recovering: {_one_line(call.error)}"),
                            failed_call=call.index, failed_line=call.line, primitive=call.name,
-                           evidence={**_call_evidence(call), "caught": True,
-                                     "failed_calls": [_call_evidence(c) for c in failed]})
+                           evidence=TraceEvidence(status=str(status), call=_call_evidence(call), caught=True,
+                                                  failed_calls=[_call_evidence(c) for c in failed]))
         why = "no primitive failed" if not failed else f"{len(failed)} failed call(s), each recovered by a retry"
-        return Verdict(True, self.name, why=why, evidence={"calls": len(execution.calls),
-                                                           "failed_calls": [_call_evidence(c) for c in failed]})
+        return Verdict(True, self.name, why=why, evidence=TraceEvidence(
+            status=str(status), calls=len(execution.calls), failed_calls=[_call_evidence(c) for c in failed]))
 
     def _ended_in_error(self, execution: Execution, failed: list[PrimitiveCall]) -> Verdict:
         # the call that raised is the last failed one with the execution's error type, and no call
@@ -135,14 +167,16 @@ class TraceMonitor:
             return Verdict(False, self.name, _category(execution.category, FailureCategory.EXCEPTION),
                            why=f"the policy raised at line {execution.line}: {_one_line(execution.error)}",
                            failed_line=execution.line,
-                           evidence={"status": str(execution.status), "error_type": execution.error_type,
-                                     "error": execution.error, "earlier_failures": earlier})
+                           evidence=TraceEvidence(status=str(execution.status), error_type=execution.error_type,
+                                                  error=execution.error, earlier_failures=earlier))
         category = _category(raised.category, _category(execution.category, FailureCategory.EXCEPTION))
         return Verdict(False, self.name, category,
                        why=(f"call {raised.index} {_call_text(raised)} at line {raised.line} failed ({category}): "
                             f"{_one_line(raised.error)}"),
                        failed_call=raised.index, failed_line=raised.line, primitive=raised.name,
-                       evidence={**_call_evidence(raised), "caught": False, "earlier_failures": earlier})
+                       evidence=TraceEvidence(status=str(execution.status), error_type=raised.error_type,
+                                              error=raised.error, call=_call_evidence(raised), caught=False,
+                                              earlier_failures=earlier))
 
 
 def _category(value: FailureCategory, fallback: FailureCategory) -> FailureCategory:
@@ -218,7 +252,8 @@ class GeometricMonitor:
         if first_failure is None:
             checked = [r for r in results if r["holds"] is not None]
             why = "; ".join(r["why"] for r in checked) or "no condition could be checked"
-            return Verdict(True, self.name, why=_one_line(why, 2 * MAX_WHY), evidence={"conditions": results})
+            return Verdict(True, self.name, why=_one_line(why, 2 * MAX_WHY),
+                           evidence=GeometricEvidence(conditions=results))
         cond, explanation = first_failure
         held = held_name(observation, list(boxes))
         key_of = self._keys(boxes, cond)
@@ -226,14 +261,20 @@ class GeometricMonitor:
         category, subject, reason = self._classify(cond, self._view(cond, observation, boxes, resolve), resolve,
                                                    execution.calls, roles, key_of)
         call = self._localise(category, subject, execution.calls, roles)
+        obstructions: list[str] = []
+        if category is FailureCategory.COLLISION and cond.predicate in ("on", "inside") and len(cond.args) == 2:
+            view = self._view(cond, observation, boxes, resolve)
+            subject_key, target_key = resolve(cond.args[0]), resolve(cond.args[1])
+            if subject_key in view and target_key in view:
+                obstructions = self._blockers(view[subject_key], view[target_key], view)
         involved = {k: _box_evidence(boxes[k]) for k in (resolve(a) for a in cond.args
                                                           if a.strip().lower() not in TABLE_WORDS) if k in boxes}
         return Verdict(False, self.name, category, why=_one_line(f"{cond}: {explanation}; {reason}"),
                        failed_call=call.index if call else None, failed_line=call.line if call else None,
                        primitive=call.name if call else None,
-                       evidence={"condition": str(cond), "explanation": explanation, "boxes": involved,
-                                 "holding": held, "conditions": results,
-                                 "call": _call_evidence(call) if call else None})
+                       evidence=GeometricEvidence(condition=str(cond), explanation=explanation, boxes=involved,
+                                                  holding=held, conditions=results, obstructions=obstructions,
+                                                  call=_call_evidence(call) if call else None))
 
     def _view(self, cond: Condition, observation: Observation, boxes: dict[str, Box],
               resolve: Callable[[str], str | None]) -> dict[str, Box]:
@@ -306,9 +347,7 @@ class GeometricMonitor:
         if cond.predicate in ("on", "inside") and not cond.negated and len(cond.args) == 2 \
                 and cond.args[1].strip().lower() not in TABLE_WORDS:
             target = boxes[resolve(cond.args[1])]  # type: ignore[index]
-            blockers = [b.name for b in boxes.values()
-                        if b.name not in (a.name, target.name) and not b.grasped and target.shape not in CONTAINERS
-                        and on(b, target, self.tolerances)]
+            blockers = self._blockers(a, target, boxes)
             if blockers:
                 return FailureCategory.COLLISION, subject, f"the {target.name} is occupied by the {blockers[0]}"
         if placed:
@@ -319,6 +358,12 @@ class GeometricMonitor:
             return _category(pick_failed.category, FailureCategory.GRASP_MISSED), subject, \
                 f"picking the {subject} failed"
         return FailureCategory.WRONG_PLACE, subject, f"the {subject} was not moved there"
+
+    def _blockers(self, a: Box, target: Box, boxes: dict[str, Box]) -> list[str]:
+        """Objects other than ``a`` resting on ``target`` (not a container): what occupies it."""
+        return [b.name for b in boxes.values()
+                if b.name not in (a.name, target.name) and not b.grasped and target.shape not in CONTAINERS
+                and on(b, target, self.tolerances)]
 
     def _localise(self, category: FailureCategory, subject: str | None, calls: Sequence[PrimitiveCall],
                   roles: _CallRoles) -> PrimitiveCall | None:

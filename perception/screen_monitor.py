@@ -9,9 +9,21 @@ verdict's evidence as ``undecided``.
 
 from __future__ import annotations
 
-from embodied.types import Execution, FailureCategory, Observation, Subgoal, Verdict
+from dataclasses import dataclass, field
+
+from embodied.types import Evidence, Execution, FailureCategory, Observation, Subgoal, Verdict
 from perception.screen_predicates import evaluate, is_gui_condition
 from perception.ui_query import ElementMatcher, Embedder
+
+
+@dataclass
+class ScreenEvidence(Evidence):
+    """What the screen monitor writes: the failed ``condition`` (empty when none failed), the
+    first texts visible on the checkpoint screen, and conditions it could not decide."""
+
+    condition: str = ""
+    visible_text: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
 
 
 class ScreenMonitor:
@@ -46,7 +58,8 @@ class ScreenMonitor:
                                why=f"{cond} does not hold: {result.why}", failed_call=last,
                                failed_line=execution.calls[last].line if last is not None else None,
                                primitive=execution.calls[last].name if last is not None else None,
-                               evidence={"condition": str(cond), "visible_text": texts, "undecided": undecided})
+                               evidence=ScreenEvidence(condition=str(cond), visible_text=texts,
+                                                        undecided=undecided))
             passed.append(str(cond))
         return Verdict(ok=True, monitor=self.name, why="; ".join(passed) + (" hold" if passed else "nothing decided"),
-                       evidence={"visible_text": texts, "undecided": undecided})
+                       evidence=ScreenEvidence(visible_text=texts, undecided=undecided))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from embodied.models.base import ChatModel, Message
 from embodied.models.images import fit_within, to_rgb_array
 from embodied.models.prompting import PromptLibrary
 from embodied.models.text import find_json
-from embodied.types import Execution, FailureCategory, Observation, Subgoal, Verdict
+from embodied.types import Evidence, Execution, FailureCategory, Observation, Subgoal, Verdict
 from perception.colors import DEFAULT_PALETTE
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
@@ -188,19 +188,27 @@ def checkpoint_images(observation: Observation, cameras: list[str] | None = None
     return {k: images[k] for k in dict.fromkeys(keys)}
 
 
+@dataclass
+class VlmEvidence(Evidence):
+    """What the VLM monitor writes: the raw ``answer``, the part it was read from, the image keys
+    sent, and (for failures) a sentence on what changed between checkpoint images."""
+
+    answer: str = ""
+    parsed_from: str = ""
+    images: list[str] = field(default_factory=list)
+    visual_diff: str = ""
+
+
 def verdict_from_answer(text: str, execution: Execution, *, monitor: str = "vlm",
                         unparseable_is_decisive: bool = False) -> Verdict:
     """A verdict from a VLM's answer. A failure is localised to the step the VLM names, else to
     the first failed primitive call. ``evidence``: the raw ``answer``, ``decisive`` (False for
     an unreadable answer unless ``unparseable_is_decisive``) and ``parsed_from``."""
     answer = parse_answer(text)
-    evidence: dict[str, Any] = {"answer": text}
     if answer is None:
-        evidence["decisive"] = unparseable_is_decisive
         return Verdict(ok=False, monitor=monitor, category=FailureCategory.UNKNOWN, why="unparseable VLM answer",
-                       evidence=evidence)
-    evidence["decisive"] = True
-    evidence["parsed_from"] = answer.parsed_from
+                       evidence=VlmEvidence(decisive=unparseable_is_decisive, answer=text))
+    evidence = VlmEvidence(decisive=True, answer=text, parsed_from=answer.parsed_from)
     if answer.passed:
         return Verdict(ok=True, monitor=monitor, why=answer.why or "the VLM sees the subgoal achieved",
                        evidence=evidence)
@@ -249,7 +257,7 @@ class VLMMonitor:
         images = dict(list(checkpoint_images(observation, self.cameras).items())[: self.max_images])
         if not images:
             return Verdict(ok=False, monitor=self.name, category=FailureCategory.UNKNOWN,
-                           why="no checkpoint image for the VLM", evidence={"decisive": False})
+                           why="no checkpoint image for the VLM", evidence=VlmEvidence(decisive=False))
         prompt = self.prompts.fill(
             "vlm_check", subgoal=subgoal.description,
             conditions=", ".join(str(c) for c in subgoal.conditions) or "(judge by the subgoal)",
@@ -260,11 +268,11 @@ class VLMMonitor:
                                    temperature=self.temperature)
         verdict = verdict_from_answer(response.text, execution, monitor=self.name,
                                       unparseable_is_decisive=self.unparseable_is_decisive)
-        verdict.evidence["images"] = list(images)
+        evidence = verdict.evidence if isinstance(verdict.evidence, VlmEvidence) else VlmEvidence()
+        verdict.evidence = evidence
+        evidence.images = list(images)
         if not verdict.ok and self.visual_diff != "off":
-            diff = self._visual_diff(subgoal, execution, observation, next(iter(images)))
-            if diff:
-                verdict.evidence["visual_diff"] = diff
+            evidence.visual_diff = self._visual_diff(subgoal, execution, observation, next(iter(images)))
         return verdict
 
     def _trace(self, execution: Execution) -> str:

@@ -48,3 +48,8 @@ class InvalidArgument(RobotError):
     """A primitive was called with a value it cannot use (e.g. speed <= 0)."""
 
     category = FailureCategory.EXCEPTION
+
+
+#: What the robot skills raise that a policy may catch by name (the sandbox offers exactly these).
+PRIMITIVE_ERRORS: tuple[type[PrimitiveError], ...] = (
+    ObjectNotFound, RobotError, GraspMissed, ObjectDropped, Unreachable, MotionBlocked, InvalidArgument)

@@ -19,7 +19,15 @@ from embodied import naming
 from embodied.primitives import PrimitiveSet
 from embodied.types import SceneObject
 from robots.base import Robot
-from robots.errors import GraspMissed, InvalidArgument, MotionBlocked, ObjectDropped, ObjectNotFound, Unreachable
+from robots.errors import (
+    PRIMITIVE_ERRORS,
+    GraspMissed,
+    InvalidArgument,
+    MotionBlocked,
+    ObjectDropped,
+    ObjectNotFound,
+    Unreachable,
+)
 
 ObjectSource = Callable[[], list[SceneObject]]
 
@@ -139,7 +147,7 @@ class TabletopSkills:
         return self._primitives
 
     def _build_primitives(self) -> PrimitiveSet:
-        api = PrimitiveSet("tabletop", sim_time=lambda: self._sim_time())
+        api = PrimitiveSet("tabletop", sim_time=lambda: self._sim_time(), errors=PRIMITIVE_ERRORS)
         for fn in (self.get_objects, self.get_pose, self.pick, self.place_on, self.place_at, self.move_to,
                    self.push, self.open_gripper, self.close_gripper, self.holding, self.home):
             api.add(fn)

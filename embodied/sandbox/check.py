@@ -92,7 +92,8 @@ class _Checker(ast.NodeVisitor):
 
     def __init__(self, primitives: PrimitiveSet | None) -> None:
         self.primitives: set[str] = set(primitives.names()) if primitives is not None else set()
-        self.known = None if primitives is None else set(_builtin_names()) | self.primitives | set(RESERVED_NAMES)
+        self.known = None if primitives is None else (set(_builtin_names(primitives)) | self.primitives
+                                                       | set(RESERVED_NAMES))
         self.problems: list[PolicyProblem] = []
         self.bound: set[str] = set()
 

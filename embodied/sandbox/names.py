@@ -50,22 +50,16 @@ FORBIDDEN_ATTRS = frozenset({
 RESERVED_NAMES = ("checkpoint", "help", "print", "math")
 
 
-def _builtin_names() -> list[str]:
-    return [*SAFE_BUILTINS, *(e.__name__ for e in SAFE_EXCEPTIONS), *_primitive_error_classes(),
+def _builtin_names(primitives: PrimitiveSet) -> list[str]:
+    return [*SAFE_BUILTINS, *(e.__name__ for e in SAFE_EXCEPTIONS), *_primitive_error_classes(primitives),
             "True", "False", "None"]
 
 
-def _primitive_error_classes() -> dict[str, type[PrimitiveError]]:
-    """``PrimitiveError`` and every loaded subclass whose name is unambiguous, so a policy can
-    write ``except ObjectNotFound:`` as well as ``except PrimitiveError:``."""
-    found: dict[str, list[type[PrimitiveError]]] = {}
-    todo: list[type[PrimitiveError]] = [PrimitiveError]
-    while todo:
-        cls = todo.pop()
-        if cls not in found.get(cls.__name__, []):
-            found.setdefault(cls.__name__, []).append(cls)
-            todo.extend(cls.__subclasses__())
-    return {name: classes[0] for name, classes in found.items() if len(classes) == 1 and not name.startswith("_")}
+def _primitive_error_classes(primitives: PrimitiveSet) -> dict[str, type[PrimitiveError]]:
+    """``PrimitiveError`` and the errors the primitive set declares, so a policy can write
+    ``except ObjectNotFound:`` as well as ``except PrimitiveError:``. Only what the world declares:
+    what a policy sees never depends on what else happens to be imported."""
+    return {PrimitiveError.__name__: PrimitiveError, **{e.__name__: e for e in primitives.errors}}
 
 
 def _math_namespace() -> Any:
@@ -79,7 +73,7 @@ _MATH = _math_namespace()  # immutable, so one instance serves every run
 
 def help_text(primitives: PrimitiveSet) -> str:
     """What ``help()`` prints: the primitive API, then the rest of what a policy may use."""
-    errors = sorted(_primitive_error_classes())
+    errors = sorted(_primitive_error_classes(primitives))
     return "\n".join([
         "Primitives:",
         "",

@@ -120,7 +120,7 @@ class _Run:
 
     # -- the policy's namespace -----------------------------------------------------------------
     def namespace(self) -> dict[str, Any]:
-        names: dict[str, Any] = dict(_primitive_error_classes())
+        names: dict[str, Any] = dict(_primitive_error_classes(self.primitives))
         names.update({e.__name__: e for e in SAFE_EXCEPTIONS})  # a builtin name always means the builtin
         names.update({n: getattr(builtins, n) for n in SAFE_BUILTINS})
         names.update({"range": self.guards.range, "sum": self.guards.sum, "round": self.guards.round,

@@ -17,6 +17,7 @@ screen, and gives up (an empty plan) after ``max_failures`` failures of one subg
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -116,7 +117,7 @@ class GuiRulePlanner:
             return remaining
         head = remaining[0]
         key = sg.key_of(head)
-        if self._inserted.get(key, 0) >= self.max_inserts or head.args.get("inserted"):
+        if self._inserted.get(key, 0) >= self.max_inserts or head.inserted:
             return remaining
         if self._visible(head, observation):
             return remaining
@@ -126,11 +127,10 @@ class GuiRulePlanner:
             notes.append(f"a dialog appeared ({dialog.text or dialog.description!r}); closing it first")
             return [self._close_step(dialog), *remaining]
         label = head.args.get("label", "")
-        if label and not head.args.get("scrolled") and head.action in (*sg.TARGETED, sg.TYPE, sg.SELECT_OPTION):
+        if label and not head.prepared and head.action in (*sg.TARGETED, sg.TYPE, sg.SELECT_OPTION):
             self._inserted[key] = self._inserted.get(key, 0) + 1
             notes.append(f"{label!r} is not on screen; scrolling to it first")
-            marked = Subgoal(head.description, head.action, {**head.args, "scrolled": True}, head.conditions,
-                             head.checkpoints)
+            marked = dataclasses.replace(head, prepared=True)
             return [sg.scroll_to(label, inserted=True), marked, *remaining[1:]]
         return remaining
 
@@ -153,7 +153,7 @@ class GuiRulePlanner:
         loop = self.history.loop()
         if loop is not None:
             return Plan(plan.instruction, [], revision, f"stopped: loop: {loop}")
-        if head.args.get("inserted"):
+        if head.inserted:
             return Plan(plan.instruction, rest, revision, f"dropped the helper step {head.description!r}")
         if self.history.failures(sg.key_of(head)) > self.max_failures:
             return Plan(plan.instruction, [], revision,
@@ -170,9 +170,8 @@ class GuiRulePlanner:
                             f"retrying with {alt.args.get('target')!r} seen on screen instead of "
                             f"{head.args.get('target')!r}")
             label = head.args.get("label", "")
-            if label and not head.args.get("scrolled"):
-                marked = Subgoal(head.description, head.action, {**head.args, "scrolled": True}, head.conditions,
-                                 head.checkpoints)
+            if label and not head.prepared:
+                marked = dataclasses.replace(head, prepared=True)
                 return Plan(plan.instruction, [sg.scroll_to(label, inserted=True), marked, *rest], revision,
                             f"{label!r} not found; scrolling for it, then retrying")
         return Plan(plan.instruction, [head, *rest], revision,
@@ -264,5 +263,5 @@ class GuiRulePlanner:
                 args = {**head.args, "target": new.query(), "label": shown}
                 conditions = [type(c)(c.predicate, (new.query(), *c.args[1:]), c.params, c.negated)
                               if c.args and c.args[0] == head.args.get("target") else c for c in head.conditions]
-                return Subgoal(head.description, head.action, args, conditions, head.checkpoints)
+                return dataclasses.replace(head, args=args, conditions=conditions)
         return None

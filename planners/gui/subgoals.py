@@ -119,8 +119,10 @@ def scroll_to(text: str, direction: str = "down", *, inserted: bool = False) -> 
     """Scroll until ``text`` shows. Inserted by the planner before a step whose target is off
     screen: then it carries no condition (the step after it is the check)."""
     conditions = [] if inserted else [Condition("text_visible", (text,))]
-    return _subgoal(f"scroll {direction} until {q(text)} is visible", SCROLL_TO, conditions, text=text,
-                    direction=direction, label=text, inserted=inserted or None)
+    step = _subgoal(f"scroll {direction} until {q(text)} is visible", SCROLL_TO, conditions, text=text,
+                    direction=direction, label=text)
+    step.inserted = inserted
+    return step
 
 
 def wait(text: str = "", seconds: float = 0.0) -> Subgoal:
@@ -140,8 +142,9 @@ def home() -> Subgoal:
 
 def close_dialog(target: str, description: str, *, label: str = "", inserted: bool = False) -> Subgoal:
     """Tap a dismiss button; afterwards it must be gone."""
-    return _subgoal(description, CLOSE_DIALOG, [Condition("element_absent", (target,))], target=target, label=label,
-                    inserted=inserted or None)
+    step = _subgoal(description, CLOSE_DIALOG, [Condition("element_absent", (target,))], target=target, label=label)
+    step.inserted = inserted
+    return step
 
 
 def key_of(subgoal: Subgoal) -> tuple[str, ...]:

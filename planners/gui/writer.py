@@ -14,12 +14,16 @@ typing). Secrets are typed with ``secret(name)`` so their value never appears in
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from embodied.domain import SubgoalAction
+from embodied.errors import DomainError
 from embodied.primitives import PrimitiveSet
 from embodied.types import Observation, Policy, Subgoal
 from planners.errors import WritingError
+from planners.kits.gui import actions as act
 
 #: Ways to act that repairs may ask for.
 DEFAULT, LABEL, NEAR_LABEL, KEYBOARD, TYPE_OPTION, RETAP, SLOW = (
@@ -47,14 +51,23 @@ class GuiTemplateWriter:
 
     def __init__(self, model: Any = None) -> None:
         self.model = model
+        self._templates: dict[type[SubgoalAction], Callable[[Subgoal, str, GuiPolicyOptions], list[str]]] = {
+            act.Tap: self._tap, act.LongPress: self._long_press, act.Focus: self._focus,
+            act.CloseDialog: self._close_dialog, act.Check: self._check, act.Uncheck: self._uncheck,
+            act.Toggle: self._toggle, act.Type: self._type, act.SelectOption: self._select_option,
+            act.Choose: self._choose, act.Key: self._key, act.Scroll: self._scroll, act.ScrollTo: self._scroll_to,
+            act.Wait: self._wait, act.Back: self._back, act.Home: self._home,
+        }
 
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
         return Policy(source=self.render(subgoal, GuiPolicyOptions()), origin="gui_rule")
 
     def render(self, subgoal: Subgoal, options: GuiPolicyOptions) -> str:
-        render = getattr(self, f"_{subgoal.action}", None)
-        if render is None:
-            raise WritingError(f"no GUI policy template for action {subgoal.action!r} ({subgoal.description!r})")
+        try:
+            action = act.ACTIONS.parse(subgoal)
+        except DomainError as exc:
+            raise WritingError(f"no GUI policy for this subgoal: {exc}") from exc
+        render = self._templates[type(action)]
         lines = [f"# {subgoal.description}", *(f"# {h}" for h in options.header)]
         target = options.target or subgoal.args.get("target", "")
         label = subgoal.args.get("label", "")
@@ -88,7 +101,10 @@ class GuiTemplateWriter:
             return ['key("escape")']
         return [f"tap({lit(target)})"]
 
-    def _check(self, s: Subgoal, target: str, o: GuiPolicyOptions, on: bool = True) -> list[str]:
+    def _check(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
+        return self._tick(s, target, o, on=True)
+
+    def _tick(self, s: Subgoal, target: str, o: GuiPolicyOptions, on: bool) -> list[str]:
         label = s.args.get("label", "")
         want = "not " if on else ""
         press = f"tap({lit(target)})"
@@ -101,7 +117,7 @@ class GuiTemplateWriter:
                 f"    {press}"]
 
     def _uncheck(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
-        return self._check(s, target, o, on=False)
+        return self._tick(s, target, o, on=False)
 
     def _toggle(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
         if o.variant == LABEL and s.args.get("label"):

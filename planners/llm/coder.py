@@ -11,6 +11,7 @@ import ast
 from collections.abc import Callable
 from pathlib import Path
 
+from embodied.domain import DomainKit
 from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
@@ -54,9 +55,10 @@ def _normalised(source: str) -> str:
 
 
 class _Coder:
-    def __init__(self, model: ChatModel, *, max_parse_retries: int, max_tokens: int, temperature: float,
-                 images: bool, image_max_side: int, prompts_dir: str | Path | None) -> None:
+    def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int, max_tokens: int,
+                 temperature: float, images: bool, image_max_side: int, prompts_dir: str | Path | None) -> None:
         self.model = model
+        self.kit = kit
         self.sampling = Sampling(max_tokens, temperature, max_parse_retries)
         self.images = images
         self.image_max_side = image_max_side
@@ -64,7 +66,7 @@ class _Coder:
         self.exchanges: list[Exchange] = []  # of the most recent call, for the trace
 
     def _messages(self, api: PrimitiveSet, prompt: str, observation: Observation) -> list[Message]:
-        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.prompts, api.domain)))
+        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.kit)))
         images = rgb_images(observation, self.image_max_side) if self.images else []
         return [system, Message.user(*images, prompt)]
 
@@ -74,10 +76,11 @@ class LLMWriter(_Coder):
     ``WritingError`` and a ``PlanningError``) when the model gives no runnable program within
     ``max_parse_retries`` feedback rounds."""
 
-    def __init__(self, model: ChatModel, *, max_parse_retries: int = 2, max_tokens: int = 768,
+    def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 768,
                  temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
                  prompts_dir: str | Path | None = None) -> None:
-        super().__init__(model, max_parse_retries=max_parse_retries, max_tokens=max_tokens, temperature=temperature,
+        super().__init__(model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens,
+                         temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
 
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
@@ -95,10 +98,11 @@ class LLMRepairer(_Coder):
     failed step and the verdict; returns the next policy version, or None when the model answers
     ``GIVE UP``. Raises ``ProgramOutputError`` when no answer is usable within the retry budget."""
 
-    def __init__(self, model: ChatModel, *, max_parse_retries: int = 2, max_tokens: int = 768,
+    def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 768,
                  temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
                  prompts_dir: str | Path | None = None) -> None:
-        super().__init__(model, max_parse_retries=max_parse_retries, max_tokens=max_tokens, temperature=temperature,
+        super().__init__(model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens,
+                         temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
 
     def repair(self, subgoal: Subgoal, policy: Policy, execution: Execution, verdict: Verdict,

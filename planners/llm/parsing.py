@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,6 @@ from embodied.models.text import fenced_blocks, find_json, json_objects
 from planners.llm.errors import OutputRejected
 
 _LIST_ITEM = re.compile(r"^\s*(?:(?:step|subgoal)\s*)?(?:\d+\s*[.):]|[-*•])\s+(.+?)\s*$", re.IGNORECASE)
-_PREDICATE_CALL = re.compile(r"(?:\bnot\s+)?\b(" + "|".join(PREDICATES) + r")\([^()]*\)", re.IGNORECASE)
 _CONDITION_LABEL = re.compile(r"[\s,;:–—-]*[\[(]?\s*(?:condition|success|check|done when)?\s*:?\s*[\])]?\s*$",
                               re.IGNORECASE)
 
@@ -100,10 +100,12 @@ _CONDITION_KEYS = ("condition", "conditions", "success", "success_condition", "c
 _LIST_KEYS = ("subgoals", "plan", "steps", "remaining", "remaining_plan")
 
 
-def parse_plan(text: str, *, allow_empty: bool = False) -> list[PlannedStep]:
+def parse_plan(text: str, *, allow_empty: bool = False, predicates: Sequence[str] = PREDICATES) -> list[PlannedStep]:
     """Subgoals from JSON (``{"subgoals": [...]}``, a bare list, items as strings or objects)
     or, failing that, from a numbered or bulleted list. ``allow_empty``: an explicit empty list
-    (``{"subgoals": []}``) is a valid answer, meaning nothing is left to do."""
+    (``{"subgoals": []}``) is a valid answer, meaning nothing is left to do. ``predicates``: the
+    domain's predicate names, found as conditions in free-text steps."""
+    calls = re.compile(r"(?:\bnot\s+)?\b(" + "|".join(map(re.escape, predicates)) + r")\([^()]*\)", re.IGNORECASE)
     data = find_json(text)
     if data is None and allow_empty and re.search(r'"(?:subgoals|plan|steps)"\s*:\s*\[\s*\]', text):
         return []
@@ -115,10 +117,10 @@ def parse_plan(text: str, *, allow_empty: bool = False) -> list[PlannedStep]:
     if data is not None:
         items = _plan_items(data)
         if items is not None:
-            steps = [s for s in (_step(item) for item in items) if s is not None]
+            steps = [s for s in (_step(item, calls) for item in items) if s is not None]
             if steps or (allow_empty and not items):
                 return steps
-    steps = _list_steps(text)
+    steps = _list_steps(text, calls)
     if steps:
         return steps
     raise OutputRejected('found no plan in the answer: reply with JSON like {"subgoals": [{"description": '
@@ -137,9 +139,9 @@ def _plan_items(data: Any) -> list[Any] | None:
     return None
 
 
-def _step(item: Any) -> PlannedStep | None:
+def _step(item: Any, calls: re.Pattern[str]) -> PlannedStep | None:
     if isinstance(item, str):
-        return _text_step(item) if item.strip() else None
+        return _text_step(item, calls) if item.strip() else None
     if not isinstance(item, dict):
         return None
     description = next((str(item[k]).strip() for k in _DESCRIPTION_KEYS if isinstance(item.get(k), str)
@@ -160,10 +162,10 @@ def _step(item: Any) -> PlannedStep | None:
     return PlannedStep(description, conditions, action, args)
 
 
-def _text_step(text: str) -> PlannedStep:
+def _text_step(text: str, calls: re.Pattern[str]) -> PlannedStep:
     """``put the red block on the blue block -- on(red block, blue block)`` -> description +
     the predicate calls found in it."""
-    conditions = [m.group(0).strip() for m in _PREDICATE_CALL.finditer(text)]
+    conditions = [m.group(0).strip() for m in calls.finditer(text)]
     description = text
     for cond in conditions:
         description = description.replace(cond, " ")
@@ -171,12 +173,12 @@ def _text_step(text: str) -> PlannedStep:
     return PlannedStep(description or text.strip(), conditions)
 
 
-def _list_steps(text: str) -> list[PlannedStep]:
+def _list_steps(text: str, calls: re.Pattern[str]) -> list[PlannedStep]:
     steps = []
     for line in text.splitlines():
         m = _LIST_ITEM.match(line)
         if m:
-            steps.append(_text_step(m.group(1).strip("*` ")))
+            steps.append(_text_step(m.group(1).strip("*` "), calls))
     return steps
 
 

@@ -7,11 +7,13 @@ the dialogue so far, and parse the new remaining plan.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from embodied import naming
-from embodied.conditions import ConditionSyntaxError, parse_condition
+from embodied.conditions import ConditionSyntaxError
+from embodied.domain import DomainKit
 from embodied.models.base import ChatModel, Message
 from embodied.models.images import fit_within
 from embodied.models.prompting import PromptLibrary
@@ -25,16 +27,17 @@ PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 PLAN_REMINDER = 'Reply with JSON only: {"subgoals": [{"description": "...", "condition": "..."}]}.'
 
 
-def domain_of(observation: Observation) -> str:
-    """``gui`` when the agent sees UI elements, else ``tabletop``."""
-    return "gui" if observation.elements and not observation.objects else "tabletop"
-
-
-def domain_notes(prompts: PromptLibrary, domain: str) -> str:
-    name = f"domain_{domain}"
-    if prompts.has(name):
-        return prompts.fill(name)
-    return prompts.fill("domain_default", domain=domain)
+def domain_notes(kit: DomainKit) -> str:
+    """The kit's prompt notes, then its few-shot plans (instruction -> subgoals with conditions)."""
+    lines = [kit.notes()]
+    examples = kit.examples()
+    if examples:
+        lines.append("Examples of plans in this world:")
+    for example in examples:
+        steps = [{"description": s.get("description", ""), "condition": s.get("condition", "")}
+                 for s in example.get("subgoals", [])]
+        lines.append(f"- {example['instruction']} -> {json.dumps({'subgoals': steps})}")
+    return "\n".join(lines)
 
 
 def rgb_images(observation: Observation, max_side: int) -> list:
@@ -48,15 +51,15 @@ class LLMPlanner:
 
     ``max_parse_retries``: how often an unusable answer is sent back with the problem.
     ``max_subgoals``: a longer plan is sent back (small models loop). ``revise_after_success``:
-    False keeps the remaining plan after a success without a model call (cheaper). ``domain``:
-    ``tabletop``/``gui``/...; None infers it from the observation. ``images``: also send the
+    False keeps the remaining plan after a success without a model call (cheaper). ``kit``: the
+    world's domain kit (its predicates, prompt notes and examples). ``images``: also send the
     camera/screen images (for vision-language models). ``prompts_dir``: a directory whose
     templates override the packaged ones of the same name.
     """
 
-    def __init__(self, model: ChatModel, *, max_parse_retries: int = 2, max_tokens: int = 512,
+    def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 512,
                  temperature: float = 0.0, max_subgoals: int = 12, revise_after_success: bool = True,
-                 domain: str | None = None, images: bool = False, image_max_side: int = 512,
+                 images: bool = False, image_max_side: int = 512,
                  prompts_dir: str | Path | None = None) -> None:
         if max_subgoals < 1:
             raise ValueError("max_subgoals must be >= 1")
@@ -64,7 +67,7 @@ class LLMPlanner:
         self.sampling = Sampling(max_tokens, temperature, max_parse_retries)
         self.max_subgoals = max_subgoals
         self.revise_after_success = revise_after_success
-        self.domain = domain
+        self.kit = kit
         self.images = images
         self.image_max_side = image_max_side
         self.prompts = PromptLibrary(PROMPTS_DIR, prompts_dir)
@@ -76,7 +79,7 @@ class LLMPlanner:
         """Raises :class:`planners.llm.errors.ModelOutputError` (a ``PlanningError``) when the
         model gives no usable plan within the retry budget."""
         prompt = self.prompts.fill("decompose", instruction=instruction, scene=render.scene(observation),
-                                   predicates=render.predicate_syntax())
+                                   predicates=self.kit.predicate_syntax())
         subgoals, note = self._ask("plan", prompt, observation, allow_empty=False)
         return Plan(instruction, subgoals, 0, note)
 
@@ -88,7 +91,7 @@ class LLMPlanner:
             return Plan(plan.instruction, remaining, plan.revision, plan.note)
         prompt = self.prompts.fill("revise", instruction=plan.instruction, history=render.history(history),
                                    remaining=render.plan_list(remaining), scene=render.scene(observation),
-                                   predicates=render.predicate_syntax())
+                                   predicates=self.kit.predicate_syntax())
         subgoals, note = self._ask("revised plan", prompt, observation, allow_empty=True)
         return Plan(plan.instruction, subgoals, plan.revision + 1, note)
 
@@ -99,26 +102,25 @@ class LLMPlanner:
                    f"{failed.category}: {render.short(failed.why, 300)}") if failed else "(unknown)"
         prompt = self.prompts.fill("replan", instruction=plan.instruction, history=render.history(history),
                                    failure=failure, remaining=render.plan_list(plan.subgoals),
-                                   scene=render.scene(observation), predicates=render.predicate_syntax())
+                                   scene=render.scene(observation), predicates=self.kit.predicate_syntax())
         subgoals, note = self._ask("new plan", prompt, observation, allow_empty=True)
         return Plan(plan.instruction, subgoals, plan.revision + 1, note or ("no way found" if not subgoals else ""))
 
     # -----------------------------------------------------------------------------------------
 
     def _messages(self, prompt: str, observation: Observation) -> list[Message]:
-        domain = self.domain or domain_of(observation)
-        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.prompts, domain)))
+        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.kit)))
         images = rgb_images(observation, self.image_max_side) if self.images else []
         return [system, Message.user(*images, prompt)]
 
     def _ask(self, task: str, prompt: str, observation: Observation, *, allow_empty: bool) -> tuple[list[Subgoal],
                                                                                                      str]:
         self.exchanges = []
-        reader = PlanReader(observation, max_subgoals=self.max_subgoals, allow_empty=allow_empty,
+        reader = PlanReader(observation, self.kit, max_subgoals=self.max_subgoals, allow_empty=allow_empty,
                             strict_attempts=self.sampling.retries)
         steps = ask(self.model, self._messages(prompt, observation), reader, task=task, sampling=self.sampling,
                     prompts=self.prompts, reminder=PLAN_REMINDER, log=self.exchanges)
-        subgoals, dropped = to_subgoals(steps, [o.name for o in observation.objects])
+        subgoals, dropped = to_subgoals(steps, self.kit, [o.name for o in observation.objects])
         notes = ["llm", *reader.notes]
         if dropped:
             notes.append("dropped conditions: " + "; ".join(dropped))
@@ -131,9 +133,10 @@ class PlanReader:
     during the first ``strict_attempts`` answers; after that they are fixed instead (the plan is
     cut, such conditions are dropped by :func:`to_subgoals`) and noted in ``notes``."""
 
-    def __init__(self, observation: Observation, *, max_subgoals: int, allow_empty: bool,
+    def __init__(self, observation: Observation, kit: DomainKit, *, max_subgoals: int, allow_empty: bool,
                  strict_attempts: int) -> None:
         self.observation = observation
+        self.kit = kit
         self.max_subgoals = max_subgoals
         self.allow_empty = allow_empty
         self.strict_attempts = strict_attempts
@@ -144,7 +147,7 @@ class PlanReader:
         self.attempts += 1
         strict = self.attempts <= self.strict_attempts
         self.notes = []
-        steps = parse_plan(text, allow_empty=self.allow_empty)
+        steps = parse_plan(text, allow_empty=self.allow_empty, predicates=[p.name for p in self.kit.predicates])
         if len(steps) > self.max_subgoals:
             if strict:
                 raise OutputRejected(f"the plan has {len(steps)} subgoals; give at most {self.max_subgoals}, "
@@ -152,7 +155,7 @@ class PlanReader:
             self.notes.append(f"{len(steps) - self.max_subgoals} subgoal(s) beyond max_subgoals="
                               f"{self.max_subgoals} left out")
             steps = steps[: self.max_subgoals]
-        unknown = unknown_objects(steps, self.observation)
+        unknown = unknown_objects(steps, self.observation, self.kit)
         if unknown and strict:
             known = ", ".join(o.name for o in self.observation.objects)
             raise OutputRejected(f"the conditions name {', '.join(map(repr, unknown))}, which the agent does "
@@ -160,7 +163,7 @@ class PlanReader:
         return steps
 
 
-def unknown_objects(steps: Sequence[PlannedStep], observation: Observation) -> list[str]:
+def unknown_objects(steps: Sequence[PlannedStep], observation: Observation, kit: DomainKit) -> list[str]:
     """Object names in readable conditions that match no perceived object (the table always
     exists). Only checked when the agent perceives objects at all."""
     names = [o.name for o in observation.objects]
@@ -170,14 +173,15 @@ def unknown_objects(steps: Sequence[PlannedStep], observation: Observation) -> l
     for step in steps:
         for text in step.conditions:
             try:
-                cond = parse_condition(text)
+                cond = kit.parse_condition(text)
             except ConditionSyntaxError:
                 continue  # dropped later with the reason
             unknown += [a for a in cond.args if not _perceived(a, names) and a not in unknown]
     return unknown
 
 
-def to_subgoals(steps: Sequence[PlannedStep], names: Sequence[str] = ()) -> tuple[list[Subgoal], list[str]]:
+def to_subgoals(steps: Sequence[PlannedStep], kit: DomainKit, names: Sequence[str] = ()) -> tuple[list[Subgoal],
+                                                                                                   list[str]]:
     """Subgoals with parsed conditions. Conditions that do not parse, or (when ``names`` are
     given) that name no perceived object, are dropped and returned with the reason; the
     description is kept."""
@@ -187,7 +191,7 @@ def to_subgoals(steps: Sequence[PlannedStep], names: Sequence[str] = ()) -> tupl
         conds: list[Condition] = []
         for text in step.conditions:
             try:
-                cond = parse_condition(text)
+                cond = kit.parse_condition(text)
             except ConditionSyntaxError as exc:
                 dropped.append(f"{text!r} ({exc})")
                 continue

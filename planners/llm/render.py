@@ -9,30 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from embodied.conditions import ARITY
-from embodied.geometry import PREDICATES
 from embodied.types import Execution, Observation, Subgoal, SubgoalOutcome, Verdict
+from perception.vlm import VlmEvidence
 from planners.llm.parsing import numbered
 
 MAX_ELEMENTS = 60
 MAX_VALUE_CHARS = 160
-
-# Example parameters for the predicates that take numbers (metres).
-_PARAM_EXAMPLES = {"at": "x=0.55, y=0.10", "moved": "dx=0.10, dy=0.00"}
-
-
-def predicate_syntax() -> str:
-    """The condition syntax of :mod:`embodied.conditions`, one predicate per line."""
-    lines = []
-    for name in PREDICATES:
-        arity = ARITY.get(name)
-        objects = ["a", "b", "c"][: arity if arity is not None else 3]
-        args = ", ".join(objects)
-        if name in _PARAM_EXAMPLES:
-            args += ", " + _PARAM_EXAMPLES[name]
-        lines.append(f"- {name}({args}{', ...' if arity is None else ''})")
-    return "\n".join(lines)
-
 
 def short(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
     text = value if isinstance(value, str) else repr(value)
@@ -70,8 +52,8 @@ def scene(observation: Observation) -> str:
         lines.append(f"- ... {len(observation.elements) - MAX_ELEMENTS} more elements not shown")
     if observation.gripper:
         lines.append("gripper: " + ", ".join(f"{k}={short(v, 60)}" for k, v in sorted(observation.gripper.items())))
-    if observation.text.strip():
-        lines.append("screen text: " + short(observation.text, 400))
+    if observation.task.strip():
+        lines.append("screen text: " + short(observation.task, 400))
     return "\n".join(lines) if lines else "(nothing detected)"
 
 
@@ -147,7 +129,7 @@ def verdict(v: Verdict) -> str:
         parts.append(f"failed line: {v.failed_line}")
     if v.primitive:
         parts.append(f"primitive: {v.primitive}")
-    diff = v.evidence.get("visual_diff")
+    diff = v.evidence.visual_diff if isinstance(v.evidence, VlmEvidence) else ""
     if diff:
         parts.append(f"what changed in the images: {short(diff, 400)}")
     return "\n".join(parts)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from embodied.primitives import PrimitiveSet
 from embodied.types import Execution, FailureCategory, Observation, Policy, Subgoal, Verdict
+from perception.monitors import GeometricEvidence
 from planners.rule.scene import Scene, Thing, Workspace
 from planners.rule.writer import PolicyOptions, TemplateWriter, num
 
@@ -99,13 +100,6 @@ class CategoryRepairer:
         ux, uy = _SPIRAL[(case.attempt - 1) % len(_SPIRAL)]
         scale = GRASP_STEP * (1 + (case.attempt - 1) // len(_SPIRAL))
         dx, dy = ux * scale, uy * scale
-        closed_at = _point(case.verdict.evidence, ("gripper", "ee", "grasp_position", "ee_position"))
-        if closed_at is not None:  # lean towards where the object really is
-            ex, ey = obj.position[0] - closed_at[0], obj.position[1] - closed_at[1]
-            d = math.hypot(ex, ey)
-            if d > 1e-4:
-                dx += ex / d * min(d / 2, 0.015)
-                dy += ey / d * min(d / 2, 0.015)
         speed = _slower(case.attempt)
         options = PolicyOptions(speed=speed, pick_dx=round(dx, 4), pick_dy=round(dy, 4), redetect=True)
         return options, (f"detect the {obj.name} again and grasp it at {speed:.0%} speed, offset "
@@ -237,16 +231,11 @@ class CategoryRepairer:
         return None
 
     def _obstructions(self, case: _Case, obj: Thing | None) -> list[Thing]:
-        """What is in the way: named in the verdict's evidence, else whatever lies on the target
-        or on the object to pick, else whatever sits on the spot the object should go to."""
+        """What is in the way: named in the geometric monitor's evidence, else whatever lies on the
+        target or on the object to pick, else whatever sits on the spot the object should go to."""
         scene = case.scene
-        names: list[str] = []
-        for key in ("obstruction", "obstructions", "obstacle", "obstacles", "blocking", "blocker", "blockers"):
-            value = case.verdict.evidence.get(key)
-            if isinstance(value, str):
-                names.append(value)
-            elif isinstance(value, list | tuple):
-                names.extend(str(v) for v in value if isinstance(v, str))
+        evidence = case.verdict.evidence
+        names = list(evidence.obstructions) if isinstance(evidence, GeometricEvidence) else []
         found = [t for t in (scene.find(n) for n in names) if t is not None]
         skip = {obj.name} if obj is not None else set()
         if not found:
@@ -261,16 +250,6 @@ class CategoryRepairer:
                 found = [t for t in scene.things if t.name not in skip and not t.receptacle and t.graspable
                          and math.dist(t.xy, aim) < t.radius + obj.radius]
         return [t for t in found if t.graspable and t.name not in skip]
-
-
-def _point(evidence: dict[str, object], keys: tuple[str, ...]) -> tuple[float, float] | None:
-    for key in keys:
-        value = evidence.get(key)
-        if isinstance(value, dict):
-            value = value.get("position")
-        if isinstance(value, list | tuple) and len(value) >= 2 and all(isinstance(v, int | float) for v in value[:2]):
-            return (float(value[0]), float(value[1]))
-    return None
 
 
 def _body(source: str) -> str:

@@ -15,9 +15,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from embodied.errors import DomainError
 from embodied.primitives import PrimitiveSet
 from embodied.types import Observation, Policy, Subgoal
 from planners.errors import WritingError
+from planners.kits.tabletop.actions import ACTIONS
 
 
 @dataclass
@@ -95,6 +97,10 @@ class TemplateWriter:
 
     def render(self, subgoal: Subgoal, options: PolicyOptions, api: PrimitiveSet | None = None) -> str:
         """The policy text for ``subgoal`` rendered with ``options``."""
+        try:
+            ACTIONS.parse(subgoal)
+        except DomainError as exc:
+            raise WritingError(f"no policy for this subgoal: {exc}") from exc
         template = self._templates.get(subgoal.action)
         if template is None:
             raise WritingError(f"no policy template for action {subgoal.action!r} of subgoal "

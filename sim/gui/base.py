@@ -104,7 +104,7 @@ class GuiEnv(abc.ABC):
         image = self._run("screenshot", self._screenshot_impl)
         elements = self._run("elements", self._elements_impl, image)
         context = self.secrets.redact(self._run("context", self._context_impl))
-        obs = Observation(elements=mask_elements(elements, self.secrets), images={"screen": image}, text=context)
+        obs = Observation(elements=mask_elements(elements, self.secrets), images={"screen": image}, task=context)
         self._last = obs
         self._counters["observations"] += 1
         self._counters["observe_s"] += time.perf_counter() - t0
@@ -280,7 +280,7 @@ class GuiEnv(abc.ABC):
         """UI elements on screen, bounds in screenshot pixels; ``image`` is the current screenshot."""
 
     def _context_impl(self) -> str:
-        """Short text about the screen for ``Observation.text`` (page title, task instruction)."""
+        """Short text about the screen for ``Observation.task`` (page title, task instruction)."""
         return ""
 
     def _screen_size_impl(self) -> tuple[int, int]:

@@ -80,7 +80,7 @@ class TaskStatus:
 
 class MiniWobEnv(BrowserEnv):
     """A MiniWoB++ task. Call :meth:`start_episode` (seeded) before acting; the instruction is
-    also ``Observation.text``."""
+    also ``Observation.task``."""
 
     backend = "miniwob"
 

@@ -174,7 +174,8 @@ class SafetyGuard:
     def primitive_set(self) -> PrimitiveSet:
         """The skills' primitives with the acting ones guarded; same names, signatures and docs."""
         base = self.skills.primitive_set()
-        guarded = PrimitiveSet(base.domain, sim_time=base.sim_time, redact=base.redact)
+        guarded = PrimitiveSet(base.domain, sim_time=base.sim_time, redact=base.redact,
+                               errors=(*base.errors, ConfirmationDenied))
         for p in base:
             guarded.add(self._guard(p.name, p.fn) if p.name in ACTIONS else p.fn, p.name)
         return guarded

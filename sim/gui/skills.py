@@ -23,7 +23,7 @@ from embodied.types import FailureCategory, Observation, UIElement
 from perception.screen_predicates import visible_text
 from perception.ui_query import ROLE_WORDS, ElementMatcher, Embedder, Match, parse_query
 from sim.gui.base import GuiEnv
-from sim.gui.errors import ElementNotFound
+from sim.gui.errors import ElementNotFound, GuiActionError, TextEntryError
 from sim.gui.secrets import MASK, Secret
 
 _FIELD_ROLES = ROLE_WORDS["field"]
@@ -205,7 +205,8 @@ class GuiSkills:
 
     def primitive_set(self) -> PrimitiveSet:
         """The primitives as a :class:`~embodied.primitives.PrimitiveSet` (domain "gui")."""
-        ps = PrimitiveSet("gui", redact=self.redact)
+        ps = PrimitiveSet("gui", redact=self.redact, errors=(GuiActionError, ElementNotFound, TextEntryError,
+                                                             UnknownSecret))
         for fn in (self.find, self.tap, self.tap_xy, self.long_press, self.type_text, self.key, self.scroll,
                    self.scroll_until, self.back, self.home, self.launch, self.wait_for, self.read_text,
                    self.elements, self.secret):

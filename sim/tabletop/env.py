@@ -145,7 +145,7 @@ class TabletopEnv:
         (x, y, z), yaw = robot.ee_pose()
         gripper = {"position": [round(x, 4), round(y, 4), round(z, 4)], "yaw": round(yaw, 4),
                    "width": round(robot.gripper_width(), 4), "holding": self.skills.holding()}
-        return Observation(objects=objects, images=images, cameras=cameras, text=label, gripper=gripper)
+        return Observation(objects=objects, images=images, cameras=cameras, label=label, gripper=gripper)
 
     # -- agent API --------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from embodied.agent import Agent, HybridMonitor, LoopBudgets
+from embodied.assembly import RunLog
 from embodied.errors import PrimitiveError
-from embodied.experiment import RunLog
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox import Sandbox
 from embodied.trace import TraceWriter, write_json_atomic

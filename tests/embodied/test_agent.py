@@ -15,6 +15,7 @@ from embodied.primitives import PrimitiveSet
 from embodied.sandbox import Sandbox
 from embodied.types import (
     Condition,
+    Evidence,
     Execution,
     ExecutionStatus,
     FailureCategory,
@@ -46,7 +47,7 @@ class CounterWorld:
 
     def observe(self, label: str = "") -> Observation:
         self.observed += 1
-        return Observation(text=repr(sorted(self.counts.items())))
+        return Observation(label=repr(sorted(self.counts.items())))
 
     def primitives(self) -> PrimitiveSet:
         api = PrimitiveSet("test")
@@ -226,7 +227,7 @@ class UnsureMonitor:
         self.decisive = decisive
 
     def check(self, subgoal: Subgoal, execution: Execution, observation: Observation) -> Verdict:
-        evidence = {} if self.decisive is None else {"decisive": self.decisive}
+        evidence = Evidence() if self.decisive is None else Evidence(decisive=self.decisive)
         return Verdict(ok=False, monitor=self.name, category=FailureCategory.UNKNOWN, why="cannot tell",
                        evidence=evidence)
 

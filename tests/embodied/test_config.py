@@ -40,7 +40,7 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
     assert cfg.env.seed == 1
     assert cfg.env.physics_hz == 240
     assert cfg.env.cameras[0].width == 320
-    assert cfg.agent.monitors == ["trace", "geometric"]
+    assert cfg.agent.monitors is None  # the domain kit's monitors
     assert cfg.env.objects[0].dims() == (0.04, 0.04, 0.04)
 
 
@@ -174,15 +174,17 @@ def test_policy_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
 
 
 def test_part_options_reach_the_constructor_and_typos_are_config_errors(tmp_path: Path) -> None:
-    from embodied.experiment import build_parts
+    from embodied import backends
+    from embodied.assembly import build_parts
 
+    kit = backends.registry("domain").get("tabletop")
     good = load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_caught: false}}\n"))
-    parts = build_parts(good, {}, "tabletop")
+    parts = build_parts(good.agent, kit, {})
     assert parts.monitor is not None and parts.monitor.monitors[0].report_caught is False
     bad = load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_cauhgt: false}}\n"))
     with pytest.raises(ConfigError, match="did you mean 'report_caught'"):
-        build_parts(bad, {}, "tabletop")
+        build_parts(bad.agent, kit, {})
     with pytest.raises(ConfigError, match=r"not in agent\.monitors"):
-        load_config(write(tmp_path, GOOD + "  monitor_options: {vlm: {}}\n"))
+        load_config(write(tmp_path, GOOD + "  monitors: [trace]\n  monitor_options: {vlm: {}}\n"))
     with pytest.raises(ConfigError, match="not an entry of models"):
         load_config(write(tmp_path, GOOD + "  writer_options: {model: big}\n"))

@@ -37,10 +37,10 @@ class World:
 
     def observe(self, label: str) -> Observation:
         self.observed.append(label)
-        return Observation(text=label)
+        return Observation(label=label)
 
     def api(self) -> PrimitiveSet:
-        api = PrimitiveSet("test", sim_time=lambda: self.clock)
+        api = PrimitiveSet("test", sim_time=lambda: self.clock, errors=(ObjectNotFound, Slipped))
 
         def bump(name: str, amount: int = 1) -> int:
             """Add ``amount`` to a counter; takes 0.5 simulated seconds."""
@@ -265,7 +265,7 @@ def test_indented_source_is_accepted(sandbox: Sandbox, api: PrimitiveSet) -> Non
 def test_explicit_checkpoints_and_a_final_one(sandbox: Sandbox, api: PrimitiveSet, world: World) -> None:
     ex = sandbox.run("bump('a')\ncheckpoint('grasped')\nbump('a')\n", api, checkpoint=world.observe)
     assert [(c.label, c.after_call, c.line) for c in ex.checkpoints] == [("grasped", 1, 2), ("end", 2, None)]
-    assert [c.observation.text for c in ex.checkpoints] == ["grasped", "end"]
+    assert [c.observation.label for c in ex.checkpoints] == ["grasped", "end"]
     assert world.observed == ["grasped", "end"]
 
 
@@ -542,7 +542,7 @@ def test_nested_runs_keep_their_own_state(api: PrimitiveSet) -> None:
 
 
 def world_api_with(api: PrimitiveSet, extra: Any) -> PrimitiveSet:
-    out = PrimitiveSet(api.domain, sim_time=api.sim_time)
+    out = PrimitiveSet(api.domain, sim_time=api.sim_time, errors=api.errors)
     for primitive in api:
         out.add(primitive.fn, primitive.name)
     out.add(extra)
@@ -582,3 +582,20 @@ def test_stop_swallowed_by_a_primitive_still_ends_the_run(api: PrimitiveSet) -> 
 def test_policy_code_is_attributed_to_the_policy_filename(sandbox: Sandbox, api: PrimitiveSet) -> None:
     ex = sandbox.run("anything(1)\n", api)
     assert ex.calls[0].line == 1 and POLICY_FILENAME == "<policy>"
+
+
+def test_a_policy_sees_the_errors_its_world_declares_and_no_others() -> None:
+    api = PrimitiveSet("test", errors=(Slipped,))
+
+    def grab(name: str) -> str:
+        """Grab an object."""
+        raise Slipped(name)
+
+    api.add(grab)
+    caught = Sandbox().run("try:\n    grab('x')\nexcept Slipped:\n    print('ok')\n", api)
+    assert caught.ok and caught.stdout.strip() == "ok"
+    assert "Slipped" in help_text(api) and "ObjectNotFound" not in help_text(api)
+    undeclared = Sandbox().run("try:\n    grab('x')\nexcept ObjectNotFound:\n    pass\n", api)
+    assert undeclared.status is ExecutionStatus.REFUSED and "ObjectNotFound" in (undeclared.error or "")
+    with pytest.raises(TypeError, match="PrimitiveError subclasses"):
+        PrimitiveSet("test", errors=(ValueError,))  # type: ignore[arg-type]

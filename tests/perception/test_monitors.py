@@ -89,7 +89,7 @@ def test_trace_error_raised_by_a_primitive():
     v = TraceMonitor().check(subgoal(), ex, Observation())
     assert not v.ok and v.category is FailureCategory.GRASP_MISSED
     assert (v.failed_call, v.failed_line, v.primitive) == (0, 2, "pick")
-    assert v.evidence["args"] == ["red block"] and "on purpose" in v.evidence["error"]
+    assert v.evidence.call["args"] == ["red block"] and "on purpose" in v.evidence.error
     assert "\n" not in v.why and "pick('red block')" in v.why
 
 
@@ -106,7 +106,7 @@ def test_trace_caught_failure_without_recovery_is_reported():
                    call(1, "home"))
     v = TraceMonitor().check(subgoal(), ex, Observation())
     assert not v.ok and v.category is FailureCategory.GRASP_MISSED
-    assert v.failed_call == 0 and v.evidence["caught"] is True
+    assert v.failed_call == 0 and v.evidence.caught is True
     assert TraceMonitor(report_caught=False).check(subgoal(), ex, Observation()).ok
 
 
@@ -132,7 +132,7 @@ def test_trace_terminal_error_wins_and_lists_earlier_failures():
                    category=FailureCategory.DROPPED, error="ObjectDropped: nothing held")
     v = TraceMonitor().check(subgoal(), ex, Observation())
     assert v.category is FailureCategory.DROPPED and v.failed_call == 1
-    assert [e["name"] for e in v.evidence["earlier_failures"]] == ["pick"]
+    assert [e["name"] for e in v.evidence.earlier_failures] == ["pick"]
 
 
 # --- GeometricMonitor -----------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_geometric_still_held_is_wrong_place():
     ex = execution(call(0, "pick", "red block"), call(1, "move_to", 0.5, 0.0, 0.2))
     v = GeometricMonitor().check(subgoal("on(red block, blue block)"), ex, obs)
     assert not v.ok and v.category is FailureCategory.WRONG_PLACE and "never released" in v.why
-    assert v.evidence["holding"] == "red block" and v.evidence["boxes"]["red block"]["grasped"] is True
+    assert v.evidence.holding == "red block" and v.evidence.boxes["red block"]["grasped"] is True
 
 
 def test_geometric_held_but_invisible_object_gets_a_box_at_the_gripper():
@@ -218,8 +218,8 @@ def test_geometric_wrong_place_after_a_successful_place():
     v = GeometricMonitor().check(subgoal("on(red block, blue block)"), execution(*PICK_PLACE), obs)
     assert not v.ok and v.category is FailureCategory.WRONG_PLACE
     assert (v.failed_call, v.failed_line, v.primitive) == (1, 2, "place_on")
-    assert v.evidence["condition"] == "on(red block, blue block)"
-    assert set(v.evidence["boxes"]) == {"red block", "blue block"} and "is not on" in v.evidence["explanation"]
+    assert v.evidence.condition == "on(red block, blue block)"
+    assert set(v.evidence.boxes) == {"red block", "blue block"} and "is not on" in v.evidence.explanation
 
 
 def test_geometric_synonyms_in_condition_and_calls():
@@ -280,15 +280,15 @@ def test_geometric_moved_uses_the_start_pose_from_the_subgoal():
     v = GeometricMonitor().check(short, execution(call(0, "push", "cyan cylinder", 0.0, 0.2)), obs)
     assert v.category is FailureCategory.WRONG_PLACE and v.primitive == "push"
     unchecked = GeometricMonitor().check(subgoal("moved(cyan cylinder, dy=0.1)"), execution(), obs)
-    assert unchecked.ok and unchecked.evidence["conditions"][0]["holds"] is None
+    assert unchecked.ok and unchecked.evidence.conditions[0]["holds"] is None
 
 
 def test_geometric_reports_the_first_failing_condition_and_all_results():
     obs = Observation(objects=[cube("blue block", 0.5, 0.0), cube("red block", 0.5, 0.0, 0.06)])
     sg = subgoal("on(red block, blue block)", "left_of(red block, blue block)")
     v = GeometricMonitor().check(sg, execution(*PICK_PLACE), obs)
-    assert not v.ok and v.evidence["condition"] == "left_of(red block, blue block)"
-    assert [r["holds"] for r in v.evidence["conditions"]] == [True, False]
+    assert not v.ok and v.evidence.condition == "left_of(red block, blue block)"
+    assert [r["holds"] for r in v.evidence.conditions] == [True, False]
 
 
 def test_geometric_monitor_on_rendered_pixels():

@@ -89,7 +89,7 @@ def test_monitor_verdicts() -> None:
     assert bad.category is FailureCategory.WRONG_STATE
     assert "text_visible(Submitted)" in bad.why
     assert bad.failed_call == 1 and bad.primitive == "tap" and bad.failed_line == 2
-    assert "Submit" in bad.evidence["visible_text"]
+    assert "Submit" in bad.evidence.visible_text
     good = monitor.check(goal, execution(), screen(checked=True, extra="Submitted"))
     assert good.ok
 
@@ -98,7 +98,7 @@ def test_monitor_passes_without_gui_conditions_and_on_undecidable() -> None:
     monitor = ScreenMonitor()
     assert monitor.check(Subgoal("stack", conditions=[parse_condition("on(a, b)")]), execution(), screen()).ok
     v = monitor.check(Subgoal("pw", conditions=[parse_condition("field_value(Password, x)")]), execution(), screen())
-    assert v.ok and v.evidence["undecided"]
+    assert v.ok and v.evidence.undecided
 
 
 def test_monitor_screen_changed_uses_first_checkpoint() -> None:

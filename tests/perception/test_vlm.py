@@ -87,7 +87,7 @@ def test_verdict_localises_the_failure() -> None:
                                 _execution())
     assert (named.ok, named.category, named.failed_call, named.failed_line, named.primitive) == \
            (False, FailureCategory.WRONG_PLACE, 1, 2, "place_on")
-    assert named.evidence["decisive"] is True and named.why == "beside"
+    assert named.evidence.decisive is True and named.why == "beside"
     unnamed = verdict_from_answer('{"passed": false}', _execution(fail_at=0))
     assert (unnamed.failed_call, unnamed.primitive) == (0, "pick")
     ok = verdict_from_answer('{"passed": true, "why": "stacked"}', _execution())
@@ -97,8 +97,8 @@ def test_verdict_localises_the_failure() -> None:
 def test_unparseable_answer_is_unknown_and_by_default_not_decisive() -> None:
     v = verdict_from_answer("purple monkey dishwasher", _execution())
     assert (v.ok, v.category, v.why) == (False, FailureCategory.UNKNOWN, "unparseable VLM answer")
-    assert v.evidence == {"answer": "purple monkey dishwasher", "decisive": False}
-    assert verdict_from_answer("???", _execution(), unparseable_is_decisive=True).evidence["decisive"] is True
+    assert (v.evidence.answer, v.evidence.decisive) == ("purple monkey dishwasher", False)
+    assert verdict_from_answer("???", _execution(), unparseable_is_decisive=True).evidence.decisive is True
 
 
 # ------------------------------------------------------------------------------ images
@@ -129,7 +129,7 @@ def test_no_image_means_no_model_call(tmp_path: Path) -> None:
     cassette.write_text("", encoding="utf-8")
     model = ReplayChatModel(cassette, mode="replay")  # raises if it were asked anything
     v = VLMMonitor(model).check(SUBGOAL, _execution(), Observation())
-    assert (v.ok, v.category, v.evidence["decisive"]) == (False, FailureCategory.UNKNOWN, False)
+    assert (v.ok, v.category, v.evidence.decisive) == (False, FailureCategory.UNKNOWN, False)
     assert model.usage().calls == 0
 
 
@@ -169,17 +169,17 @@ def test_vlm_monitor_with_a_real_model(tiny_vlm) -> None:
     calls = tiny_vlm.usage().calls
     verdict = VLMMonitor(tiny_vlm, max_tokens=12).check(SUBGOAL, execution, last)
     assert tiny_vlm.usage().calls == calls + 1
-    assert verdict.monitor == "vlm" and verdict.evidence["images"] == ["front/rgb"]
+    assert verdict.monitor == "vlm" and verdict.evidence.images == ["front/rgb"]
     # random weights answer noise: unreadable, so unknown and not decisive; the raw answer is kept
-    assert parse_answer(verdict.evidence["answer"]) is None
+    assert parse_answer(verdict.evidence.answer) is None
     assert (verdict.ok, verdict.category, verdict.why) == (False, FailureCategory.UNKNOWN, "unparseable VLM answer")
-    assert verdict.evidence["decisive"] is False
-    assert verdict.evidence["visual_diff"].startswith("2 region(s) changed")
+    assert verdict.evidence.decisive is False
+    assert verdict.evidence.visual_diff.startswith("2 region(s) changed")
 
     by_model = VLMMonitor(tiny_vlm, max_tokens=8, visual_diff="model", unparseable_is_decisive=True)
     verdict = by_model.check(SUBGOAL, execution, last)
     assert tiny_vlm.usage().calls == calls + 3  # the check and the description of the change
-    assert isinstance(verdict.evidence["visual_diff"], str) and verdict.evidence["decisive"] is True
+    assert isinstance(verdict.evidence.visual_diff, str) and verdict.evidence.decisive is True
 
 
 def test_text_model_errors_are_model_errors(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from sim.gui.env import GuiAgentEnv
 
 
 def obs(*elements: UIElement, text: str = "") -> Observation:
-    return Observation(elements=list(elements), text=text)
+    return Observation(elements=list(elements), task=text)
 
 
 def planner() -> GuiRulePlanner:
@@ -181,8 +181,8 @@ def test_revise_scrolls_to_an_off_screen_target_once() -> None:
     first, second = plan.subgoals
     revised = p.revise(Plan(plan.instruction, [second]), [outcome(first)], obs(el("e1", "text", "Product 1", 0)))
     assert [s.action for s in revised.subgoals] == [sg.SCROLL_TO, sg.TAP]
-    assert revised.subgoals[0].args == {"text": "Product 20", "direction": "down", "label": "Product 20",
-                                        "inserted": True}
+    assert revised.subgoals[0].args == {"text": "Product 20", "direction": "down", "label": "Product 20"}
+    assert revised.subgoals[0].inserted and revised.subgoals[1].prepared
     again = p.revise(Plan(plan.instruction, revised.subgoals[1:]), [outcome(revised.subgoals[0])],
                      obs(el("e1", "text", "Product 9", 0)))
     assert [s.action for s in again.subgoals] == [sg.TAP]  # scrolled once already: try, then repair

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from embodied.conditions import ConditionSyntaxError
 from embodied.models import Message, build_model
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
@@ -24,12 +25,15 @@ from embodied.types import (
     UIElement,
     Verdict,
 )
+from perception.vlm import VlmEvidence
 from planners.errors import PlanningError, WritingError
+from planners.kits.gui.kit import KIT as GUI_KIT
+from planners.kits.tabletop.kit import KIT as TABLETOP
 from planners.llm import LLMPlanner, LLMRepairer, LLMWriter, ModelOutputError, OutputRejected, render
 from planners.llm.coder import program_parser
 from planners.llm.dialogue import Sampling, ask
 from planners.llm.parsing import extract_code, gives_up, numbered, parse_plan
-from planners.llm.planner import PROMPTS_DIR, PlanReader, domain_of, to_subgoals, unknown_objects
+from planners.llm.planner import PROMPTS_DIR, PlanReader, domain_notes, to_subgoals, unknown_objects
 
 
 def _api() -> PrimitiveSet:
@@ -129,7 +133,7 @@ def test_unreadable_conditions_are_dropped_and_descriptions_kept() -> None:
     steps = parse_plan('{"subgoals": [{"description": "a", "condition": "on(red block, blue block)"},'
                        '{"description": "b", "condition": "stacked(red block)"},'
                        '{"description": "c", "condition": "on(red block)"}]}')
-    subgoals, dropped = to_subgoals(steps)
+    subgoals, dropped = to_subgoals(steps, TABLETOP)
     assert [s.description for s in subgoals] == ["a", "b", "c"]
     assert [str(c) for c in subgoals[0].conditions] == ["on(red block, blue block)"]
     assert subgoals[1].conditions == [] and subgoals[2].conditions == []
@@ -140,11 +144,11 @@ def test_conditions_must_name_perceived_objects() -> None:
     steps = parse_plan('{"subgoals": [{"description": "a", "condition": "on(the red cube, blue block)"},'
                        '{"description": "b", "condition": "on(red block, table)"},'
                        '{"description": "c", "condition": "stacked(green block)"}]}')
-    assert unknown_objects(steps, _scene()) == []
+    assert unknown_objects(steps, _scene(), TABLETOP) == []
     steps[1].conditions = ["on(purple block, table)"]
-    assert unknown_objects(steps, _scene()) == ["purple block"]
-    assert unknown_objects(steps, Observation()) == []  # nothing perceived: nothing to check against
-    subgoals, dropped = to_subgoals(steps, ["red block", "blue block"])
+    assert unknown_objects(steps, _scene(), TABLETOP) == ["purple block"]
+    assert unknown_objects(steps, Observation(), TABLETOP) == []  # nothing perceived: nothing to check against
+    subgoals, dropped = to_subgoals(steps, TABLETOP, ["red block", "blue block"])
     assert [len(s.conditions) for s in subgoals] == [1, 0, 0]
     assert "'purple block'" in dropped[0] and "stacked" in dropped[1]
 
@@ -152,15 +156,15 @@ def test_conditions_must_name_perceived_objects() -> None:
 def test_plan_reader_sends_soft_problems_back_then_fixes_them() -> None:
     long_plan = '{"subgoals": [' + ", ".join(f'{{"description": "step {i}"}}' for i in range(5)) + "]}"
     wrong_name = '{"subgoals": [{"description": "a", "condition": "on(purple block, red block)"}]}'
-    reader = PlanReader(_scene(), max_subgoals=3, allow_empty=False, strict_attempts=1)
+    reader = PlanReader(_scene(), TABLETOP, max_subgoals=3, allow_empty=False, strict_attempts=1)
     with pytest.raises(OutputRejected, match="at most 3"):
         reader(long_plan)
     assert [s.description for s in reader(long_plan)] == ["step 0", "step 1", "step 2"]
     assert reader.notes == ["2 subgoal(s) beyond max_subgoals=3 left out"]
-    reader = PlanReader(_scene(), max_subgoals=3, allow_empty=False, strict_attempts=1)
+    reader = PlanReader(_scene(), TABLETOP, max_subgoals=3, allow_empty=False, strict_attempts=1)
     with pytest.raises(OutputRejected, match=r"'purple block'.*the objects are: red block, blue block"):
         reader(wrong_name)
-    assert to_subgoals(reader(wrong_name), ["red block", "blue block"])[0][0].conditions == []
+    assert to_subgoals(reader(wrong_name), TABLETOP, ["red block", "blue block"])[0][0].conditions == []
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -171,7 +175,6 @@ def test_scene_renders_objects_and_elements() -> None:
     assert "- red block at x=0.5 y=0.1 z=0.02 m, size 0.04x0.04x0.04 m" in text
     gui = Observation(elements=[UIElement("b1", "button", "OK", (0, 0, 20, 10), clickable=True, checked=False)])
     assert render.scene(gui) == "- [b1] button 'OK' at (10, 5) clickable unchecked"
-    assert domain_of(gui) == "gui" and domain_of(_scene()) == "tabletop"
     assert render.scene(Observation()) == "(nothing detected)"
 
 
@@ -194,13 +197,12 @@ def test_history_and_plan_are_compact() -> None:
                                  "- FAILED: stack green (3 attempts; dropped: fell off)"]
     assert render.plan_list([SUBGOAL]) == "1. put the red block on the blue block [on(red block, blue block)]"
     assert "visual" not in render.verdict(Verdict(False, "vlm", FailureCategory.WRONG_PLACE, "beside"))
-    assert "moved left" in render.verdict(Verdict(False, "vlm", evidence={"visual_diff": "moved left"}))
+    assert "moved left" in render.verdict(Verdict(False, "vlm", evidence=VlmEvidence(visual_diff="moved left")))
 
 
 def test_every_template_fills() -> None:
     lib = PromptLibrary(PROMPTS_DIR)
-    for name in ("system", "decompose", "revise", "replan", "write", "repair", "feedback", "domain_tabletop",
-                 "domain_gui", "domain_default"):
+    for name in ("system", "decompose", "revise", "replan", "write", "repair", "feedback"):
         values = {k: f"<{k}>" for k in lib.get(name).names}
         text = lib.fill(name, **values)
         assert all(f"<{k}>" in text for k in values) and "$" not in text
@@ -260,7 +262,7 @@ def test_parse_errors_go_back_to_the_model(smollm2) -> None:
 
 @pytest.mark.slow
 def test_planner_with_a_real_model(smollm2) -> None:
-    planner = LLMPlanner(smollm2, max_parse_retries=1, max_tokens=64)
+    planner = LLMPlanner(smollm2, TABLETOP, max_parse_retries=1, max_tokens=64)
     calls = smollm2.usage().calls
     try:
         plan = planner.decompose("put the red block on the blue block", _scene())
@@ -279,7 +281,7 @@ def test_planner_with_a_real_model(smollm2) -> None:
 @pytest.mark.slow
 def test_writer_and_repairer_with_a_real_model(smollm2) -> None:
     api = _api()
-    writer = LLMWriter(smollm2, max_parse_retries=0, max_tokens=48)
+    writer = LLMWriter(smollm2, TABLETOP, max_parse_retries=0, max_tokens=48)
     try:
         policy = writer.write(SUBGOAL, api, _scene())
     except WritingError as exc:
@@ -297,7 +299,7 @@ def test_writer_and_repairer_with_a_real_model(smollm2) -> None:
                           category=FailureCategory.GRASP_MISSED)
     verdict = Verdict(False, "trace", FailureCategory.GRASP_MISSED, "closed on nothing", failed_call=0, failed_line=1,
                       primitive="pick")
-    repairer = LLMRepairer(smollm2, max_parse_retries=0, max_tokens=48)
+    repairer = LLMRepairer(smollm2, TABLETOP, max_parse_retries=0, max_tokens=48)
     try:
         new = repairer.repair(SUBGOAL, failing, execution, verdict, _scene(), api)
     except WritingError as exc:
@@ -307,3 +309,13 @@ def test_writer_and_repairer_with_a_real_model(smollm2) -> None:
             assert (new.version, new.parent_version, new.subgoal_index, new.origin) == (2, 1, 2, "llm-repair")
             assert new.source.strip() != failing.source.strip()
     assert len(repairer.exchanges) == 1
+
+
+def test_prompts_offer_the_kit_s_predicates_and_notes() -> None:
+    gui = GUI_KIT.predicate_syntax()
+    assert "field_value(a, b)" in gui and "on(a, b)" not in gui
+    assert "at(a, x=0.55, y=0.1)" in TABLETOP.predicate_syntax() and "text_visible" not in TABLETOP.predicate_syntax()
+    notes = domain_notes(GUI_KIT)
+    assert notes.startswith("The world is a graphical user interface") and "Examples of plans" in notes
+    with pytest.raises(ConditionSyntaxError, match="unknown predicate 'on'"):
+        GUI_KIT.parse_condition("on(a, b)")

@@ -1,0 +1,1 @@
+"""The GUI domain kit: tapping, typing, scrolling and keys on a screen (see ``kit.py``)."""
