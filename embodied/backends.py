@@ -65,6 +65,8 @@ MONITORS.register("geometric", "perception.monitors:GeometricMonitor",
                   summary="subgoal predicates on object poses estimated from images")
 MONITORS.register("screen", "perception.screen_monitor:ScreenMonitor",
                   summary="GUI predicates (text_visible, checked, field_value, ...) on the checkpoint screen")
+MONITORS.register("conditions", "perception.kit_monitor:ConditionMonitor",
+                  summary="the subgoal's conditions judged by its domain kit's own predicate evaluator")
 MONITORS.register("vlm", "perception.vlm:VLMMonitor", summary="a vision-language model judges checkpoint images")
 
 MODELS = _make("model")

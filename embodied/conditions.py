@@ -27,15 +27,19 @@ class ConditionSyntaxError(ValueError):
     """A condition string that cannot be read; the message says what is expected."""
 
 
-def parse_condition(text: str, predicates: Sequence[PredicateSpec] | None = None) -> Condition:
+def parse_condition(text: str, predicates: Sequence[PredicateSpec] | None = None, *,
+                    any_predicate: bool = False) -> Condition:
     """Read ``text`` against ``predicates`` (a domain kit's), or against the tabletop and GUI
-    predicates when none are given."""
+    predicates when none are given. ``any_predicate``: check the form only (for a config, before
+    the world's kit is known; the kit checks the names when the episode starts)."""
     m = _CALL.match(text)
     if not m:
         raise ConditionSyntaxError(f"{text!r} is not of the form predicate(arg, ...), e.g. on(red block, blue block)")
     negated, name, inner = bool(m.group(1)), m.group(2).lower(), m.group(3)
     specs = {p.name: p for p in predicates} if predicates is not None else None
     known = tuple(specs) if specs is not None else (*PREDICATES, *GUI_PREDICATES)
+    if any_predicate:
+        specs, known = {}, (name,)
     if name not in known:
         guess = did_you_mean(name, list(known))
         hint = f"did you mean {guess!r}?" if guess else f"known: {', '.join(known)}"
@@ -53,6 +57,8 @@ def parse_condition(text: str, predicates: Sequence[PredicateSpec] | None = None
                 params[key.strip()] = value.strip()
         else:
             args.append(part)
+    if any_predicate:
+        return Condition(name, tuple(args), params, negated)
     want = specs[name].arity if specs is not None else ARITY.get(name)
     if specs is not None:
         missing = [k for k in specs[name].required_params if k not in params]

@@ -15,6 +15,7 @@ import yaml
 from embodied import backends
 from embodied.agent import AgentRun
 from embodied.assembly import RunLog, assemble, kit_of
+from embodied.conditions import ConditionSyntaxError
 from embodied.config import ExperimentConfig, resolved_dict
 from embodied.console import ConsoleLog
 from embodied.domain import DomainKit
@@ -44,9 +45,20 @@ def new_run_dir(cfg: ExperimentConfig) -> Path:
     return Path(cfg.run.out_dir) / f"{name}-{stamp}"
 
 
-def goal_conditions(cfg: ExperimentConfig, run: AgentRun, kit: DomainKit) -> tuple[list[Condition], str]:
-    if cfg.task.goal:
-        return [kit.parse_condition(g) for g in cfg.task.goal], "config"
+def config_goal_conditions(cfg: ExperimentConfig, kit: DomainKit) -> list[Condition]:
+    """``task.goal`` read with the world's predicates; a name the kit does not know is a config error."""
+    goal = []
+    for i, text in enumerate(cfg.task.goal):
+        try:
+            goal.append(kit.parse_condition(text))
+        except ConditionSyntaxError as exc:
+            raise ConfigError(f"goal item {i}: {exc}", field="task.goal") from exc
+    return goal
+
+
+def goal_conditions(config_goal: list[Condition], run: AgentRun) -> tuple[list[Condition], str]:
+    if config_goal:
+        return config_goal, "config"
     if run.plan is not None:
         return run.plan.goal or [c for s in run.plan.subgoals for c in s.conditions], "plan"
     return [], "none"
@@ -68,6 +80,7 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         agent = assemble(env, cfg.agent, cfg.sandbox, log, models=models, policy=cfg.task.policy)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(log.redact(resolved_dict(cfg)), sort_keys=False),
                                              encoding="utf-8")
+        config_goal = config_goal_conditions(cfg, kit_of(env))
         if on_env is not None:
             on_env(env)
         first = env.reset(seed=getattr(cfg.env, "seed", None))
@@ -78,7 +91,7 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         log.event("episode_start", instruction=instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
         run = agent.run(instruction, env)
-        goal, goal_source = goal_conditions(cfg, run, kit_of(env))
+        goal, goal_source = goal_conditions(config_goal, run)
         try:  # always asked: a world may have its own criterion (a MiniWoB reward, a file an app writes)
             success, details = env.success(goal)
         except EmbodiedError as exc:

@@ -48,6 +48,18 @@ class Environment(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class Camera(Protocol):
+    """A calibrated camera: a rendered one in simulation, an RGB-D device on a real cell."""
+
+    name: str
+
+    def capture(self) -> tuple[dict[str, Any], CameraInfo]:
+        """One frame: ``{"rgb": HxWx3 uint8, "depth": HxW float32 metres along the optical axis}``
+        (plus ``"seg"``, body ids, where a simulator knows them) and the camera's model and pose."""
+        ...
+
+
 class ObjectDetector(Protocol):
     """Finds objects in camera images (RGB-D): the agent's only view of the tabletop."""
 

@@ -44,6 +44,11 @@ class Registry:
             raise ValueError(f"{self.kind} backend {name!r} is registered twice")
         self._entries[name] = Entry(name, target, config, summary)
 
+    def unregister(self, name: str) -> None:
+        """Take ``name`` out again (for backends registered by a test or a plugin for a while)."""
+        self.entry(name)
+        del self._entries[name]
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 

@@ -19,7 +19,7 @@ Ground-truth success (never shown to the agent), first that applies:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -63,6 +63,7 @@ class SuccessConfig(StrictModel):
 
 
 class GuiConfig(StrictModel):
+    domain: ClassVar[str] = "gui"  # the domain kit of the worlds this config builds
     kind: Literal["gui"] = "gui"
     backend: str = "desktop"
     seed: int = 0

@@ -8,7 +8,7 @@ positions are given as (x, y) on the table top; z is computed from the object's 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -143,6 +143,7 @@ class RobotConfig(StrictModel):
 
 
 class TabletopConfig(StrictModel):
+    domain: ClassVar[str] = "tabletop"  # the domain kit of the worlds this config builds
     kind: Literal["tabletop"] = "tabletop"
     seed: int = 0
     gui: bool = False

@@ -21,22 +21,24 @@ from embodied.primitives import PrimitiveSet
 from embodied.protocols import ObjectDetector
 from embodied.types import CameraInfo, Condition, Observation, SceneObject
 from robots.skills import CachedSource, TabletopSkills
-from sim.tabletop import camera
 from sim.tabletop.config import TabletopConfig
 from sim.tabletop.ground_truth import evaluate_goal, object_boxes
 from sim.tabletop.perturbations import Perturbations
+from sim.tabletop.rig import Rig, SimulatedRig
 from sim.tabletop.world import TabletopWorld
 
 OFF_TABLE_Z = -0.05  # metres: an object below this has fallen off the table and is out of view
 
 
 class TabletopEnv:
-    """PyBullet tabletop with a Panda. ``reset(seed)`` rebuilds the scene deterministically."""
+    """PyBullet tabletop. ``reset(seed)`` rebuilds the scene deterministically. ``rig``: the robot
+    and cameras (default: the configured simulated arm and rendered cameras, see :mod:`sim.tabletop.rig`)."""
 
     domain = "tabletop"
 
-    def __init__(self, config: TabletopConfig, detector: ObjectDetector | None = None) -> None:
+    def __init__(self, config: TabletopConfig, detector: ObjectDetector | None = None, rig: Rig | None = None) -> None:
         self.config = config
+        self.rig: Rig = rig or SimulatedRig(config)
         self.detector = None if config.oracle else detector
         self._world: TabletopWorld | None = None
         self._source = CachedSource(self._perceive, self._state_key)
@@ -65,7 +67,7 @@ class TabletopEnv:
         if self._world is not None:
             self._world.close()
             self._world = None
-        world = TabletopWorld(self.config, seed)
+        world = TabletopWorld(self.config, seed, self.rig)
         self._world = world
         noise_rng, perturb_rng = world.rng.spawn(2)
         self._noise_rng = noise_rng
@@ -98,12 +100,12 @@ class TabletopEnv:
         return (id(world), world.sim_steps, world.version)
 
     def render(self) -> tuple[dict[str, np.ndarray], dict[str, CameraInfo]]:
-        """Every configured camera: images keyed "<camera>/rgb|depth|seg" and their models."""
+        """Every camera of the rig: images keyed "<camera>/rgb|depth|seg" and their models."""
         images: dict[str, np.ndarray] = {}
         cameras: dict[str, CameraInfo] = {}
-        for cam in self.config.cameras:
+        for cam in self.world.cameras:
             t0 = time.perf_counter()
-            out, info = camera.render(self.world.client, cam)
+            out, info = cam.capture()
             self._render_s += time.perf_counter() - t0
             self._renders += 1
             for key, image in out.items():

@@ -1,4 +1,5 @@
-"""The PyBullet tabletop scene: table, robot and objects built from a :class:`TabletopConfig`.
+"""The PyBullet tabletop scene: table and objects built from a :class:`TabletopConfig`, with the
+robot and cameras of a :class:`~sim.tabletop.rig.Rig` (by default the simulated ones).
 
 Each world owns its own physics client (never pybullet's global default) and one numpy
 ``Generator`` seeded from the episode seed, so several worlds can live in one process and the same
@@ -18,10 +19,10 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from embodied import backends
 from embodied.errors import ConfigError, EpisodeAborted
 from embodied.geometry import CONTAINERS
 from sim.tabletop.config import PALETTE, ObjectConfig, TabletopConfig
+from sim.tabletop.rig import Rig, SimulatedRig
 
 TABLE_HEIGHT = 0.625  # top of pybullet_data's table.urdf above its base, metres
 TABLE_CENTER = (0.5, 0.0)  # the 1.5 x 1.0 m table spans x in [-0.25, 1.25], y in [-0.5, 0.5]
@@ -93,8 +94,9 @@ class _Footprint:
 class TabletopWorld:
     """A built scene. ``step`` is the only way time advances, so counters stay exact."""
 
-    def __init__(self, config: TabletopConfig, seed: int | None = None) -> None:
+    def __init__(self, config: TabletopConfig, seed: int | None = None, rig: Rig | None = None) -> None:
         self.config = config
+        self.rig: Rig = rig or SimulatedRig(config)
         self.seed = config.seed if seed is None else int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.dt = 1.0 / config.physics_hz
@@ -125,12 +127,9 @@ class TabletopWorld:
         self.table = p.loadURDF(os.path.join(data, "table/table.urdf"),
                                 [TABLE_CENTER[0], TABLE_CENTER[1], -TABLE_HEIGHT], useFixedBase=True,
                                 physicsClientId=c)
-        # Robot backends are built with (client, step, dt, gripper_force, max_speed): they add
-        # themselves to this client and advance time only through ``step``.
-        robot_cls = backends.registry("robot").get(self.config.robot.kind)
-        self.robot = robot_cls(client=c, step=self.step, dt=self.dt,
-                               gripper_force=self.config.robot.gripper_force,
-                               max_speed=self.config.robot.max_speed)
+        # The robot and cameras come from the rig (the simulated arm adds itself to this client
+        # here, before the objects, so body ids stay the same from build to build).
+        self.robot, self.cameras = self.rig.attach(self)
         self._place_objects()
         self.settle()
 
