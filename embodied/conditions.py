@@ -5,15 +5,12 @@ Config goals and plans use this one syntax."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from embodied.geometry import PREDICATES
 from embodied.registry import did_you_mean
 from embodied.types import Condition
-
-if TYPE_CHECKING:
-    from embodied.domain import PredicateSpec
 
 _CALL = re.compile(r"^\s*(not\s+)?([a-z_]+)\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
 ARITY = {"on": 2, "inside": 2, "near": 2, "left_of": 2, "right_of": 2, "behind": 2, "in_front_of": 2,
@@ -21,6 +18,24 @@ ARITY = {"on": 2, "inside": 2, "near": 2, "left_of": 2, "right_of": 2, "behind":
          "text_visible": 1, "checked": 1, "field_value": 2, "element_absent": 1, "screen_changed": 0}
 #: Predicates over a GUI screen (evaluated by perception.screen_predicates, not by geometry).
 GUI_PREDICATES = ("text_visible", "checked", "field_value", "element_absent", "screen_changed")
+
+
+@dataclass(frozen=True)
+class PredicateSpec:
+    """One condition predicate: ``arity`` names it takes (None: two or more), the numeric
+    ``params`` it accepts (an example each, for prompts), and what it means."""
+
+    name: str
+    arity: int | None
+    doc: str
+    params: Mapping[str, float] = field(default_factory=dict)
+    required_params: tuple[str, ...] = ()
+
+    def syntax(self) -> str:
+        """An example call, e.g. ``at(a, x=0.55, y=0.1)``."""
+        objects = ["a", "b", "c"][: self.arity if self.arity is not None else 3]
+        parts = [*objects, *(f"{k}={v:g}" for k, v in self.params.items())]
+        return f"{self.name}({', '.join(parts)}{', ...' if self.arity is None else ''})"
 
 
 class ConditionSyntaxError(ValueError):

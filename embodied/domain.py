@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from embodied.conditions import PredicateSpec, parse_condition
 from embodied.errors import DomainError
 from embodied.registry import load_target
 from embodied.types import Condition, Evidence, Observation, Subgoal
@@ -185,24 +186,6 @@ def subgoal_of(action: SubgoalAction, description: str, conditions: Sequence[Con
 
 
 @dataclass(frozen=True)
-class PredicateSpec:
-    """One condition predicate: ``arity`` names it takes (None: two or more), the numeric
-    ``params`` it accepts (an example each, for prompts), and what it means."""
-
-    name: str
-    arity: int | None
-    doc: str
-    params: Mapping[str, float] = field(default_factory=dict)
-    required_params: tuple[str, ...] = ()
-
-    def syntax(self) -> str:
-        """An example call, e.g. ``at(a, x=0.55, y=0.1)``."""
-        objects = ["a", "b", "c"][: self.arity if self.arity is not None else 3]
-        parts = [*objects, *(f"{k}={v:g}" for k, v in self.params.items())]
-        return f"{self.name}({', '.join(parts)}{', ...' if self.arity is None else ''})"
-
-
-@dataclass(frozen=True)
 class PredicateResult:
     """An evaluation: ``holds`` is None when the observation cannot decide it."""
 
@@ -252,8 +235,6 @@ class DomainKit:
 
     def parse_condition(self, text: str) -> Condition:
         """A condition string in this domain's predicates. Raises ``ConditionSyntaxError``."""
-        from embodied.conditions import parse_condition
-
         return parse_condition(text, self.predicates)
 
     # -- prompts -------------------------------------------------------------------------------

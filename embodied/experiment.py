@@ -21,7 +21,7 @@ from embodied.console import ConsoleLog
 from embodied.domain import DomainKit
 from embodied.errors import ConfigError, EmbodiedError, EpisodeAborted
 from embodied.protocols import Environment
-from embodied.trace import TraceWriter, write_json_atomic
+from embodied.trace import EPISODE_FILE, TraceWriter, write_json_atomic
 from embodied.types import Condition, EpisodeResult, to_jsonable
 
 
@@ -70,6 +70,8 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     """Run one episode end to end and return its scored result (also written to summary.json)."""
     run_dir = run_dir or new_run_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / EPISODE_FILE, {"config_dir": str((config_dir or Path.cwd()).resolve()),
+                                               "seed": getattr(cfg.env, "seed", None)})
     t0 = time.perf_counter()
     trace = TraceWriter(run_dir, save_images=cfg.run.save_images)
     printer = (console if isinstance(console, ConsoleLog) else ConsoleLog()) if console and not cfg.run.quiet else None

@@ -24,17 +24,8 @@ import yaml
 
 from embodied.config import ExperimentConfig, validate
 from embodied.errors import EmbodiedError
-from embodied.trace import read_trace
-
-# The recording model backend of embodied.models (embodied/models/replay.py) and its options:
-# ``cassette`` (a JSONL file), ``mode`` (record | replay | auto, default auto), ``inner`` (the model
-# that answers when recording; not needed to replay).
-REPLAY_BACKEND = "replay"
-CASSETTE_OPTION = "cassette"
-MODE_OPTION = "mode"
-INNER_OPTION = "inner"
-REPLAY_MODE = "replay"
-DEFAULT_MODE = "auto"
+from embodied.models.replay import CASSETTE_OPTION, INNER_OPTION, MODE_OPTION, REPLAY_BACKEND, REPLAY_MODE
+from embodied.trace import EPISODE_FILE, read_trace
 
 
 class ReplayError(EmbodiedError):
@@ -170,22 +161,15 @@ def replay_config(cfg: ExperimentConfig, base_dir: Path) -> list[str]:
 
 
 def _config_dir(episode_dir: Path) -> Path:
-    """Where the episode's config named its files from: the sweep cell's directory when the episode
-    belongs to a sweep, else the directory the run recorded in summary.json, else the current one."""
-    from embodied.sweep import SWEEP_FILE, SweepPlan  # only needed for episodes inside a sweep
-
-    summary = episode_dir / "summary.json"
-    if summary.is_file():
-        recorded = json.loads(summary.read_text(encoding="utf-8")).get("config_dir")
-        if recorded:
-            return Path(recorded)
-    for parent in episode_dir.resolve().parents:
-        if (parent / SWEEP_FILE).is_file():
-            plan = SweepPlan.load(parent)
-            rel = episode_dir.resolve().relative_to(parent).parts  # episodes/<variant>/<task>/seed-n
-            for cell in plan.cells:
-                if len(rel) >= 3 and (cell.variant, cell.task) == (rel[1], rel[2]):
-                    return Path(cell.config_dir)
+    """Where the episode's config named its files from, as the episode recorded it when it started
+    (``episode.json``; ``summary.json`` for runs written before that file existed), else the
+    current directory."""
+    for name in (EPISODE_FILE, "summary.json"):
+        path = episode_dir / name
+        if path.is_file():
+            recorded = json.loads(path.read_text(encoding="utf-8")).get("config_dir")
+            if recorded:
+                return Path(recorded)
     return Path.cwd()
 
 

@@ -60,7 +60,7 @@ from embodied import backends
 from embodied.config import StrictModel, load_config, load_config_data, resolved_dict, validate, validation_error
 from embodied.errors import ConfigError, EmbodiedError, UnknownBackendError
 from embodied.executors import EpisodeExecutor, EpisodeJob, JobOutput, Worker
-from embodied.replay import CASSETTE_OPTION, DEFAULT_MODE, MODE_OPTION, REPLAY_BACKEND, REPLAY_MODE
+from embodied.models.replay import CASSETTE_OPTION, DEFAULT_MODE, MODE_OPTION, REPLAY_BACKEND, REPLAY_MODE
 from embodied.results import (
     DONE,
     FAILED,

@@ -15,6 +15,10 @@ from PIL import Image
 
 from embodied.types import Observation, to_jsonable
 
+EPISODE_FILE = "episode.json"
+"""Written when an episode starts: where its config named its files from (``config_dir``), so the
+episode can be re-run from its directory alone, also when it never finished."""
+
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write then rename: readers see the old file or the new one, never half of one."""

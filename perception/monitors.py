@@ -234,7 +234,7 @@ class GeometricMonitor:
 
     def check(self, subgoal: Subgoal, execution: Execution, observation: Observation) -> Verdict:
         if not subgoal.conditions:
-            return Verdict(True, self.name, why="no conditions to check")
+            return Verdict(True, self.name, why="no conditions to check", evidence=GeometricEvidence())
         boxes = observation_boxes(observation, self.min_confidence)
         resolve = resolver(list(boxes))
         start = start_boxes(subgoal, boxes)

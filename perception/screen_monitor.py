@@ -44,7 +44,8 @@ class ScreenMonitor:
         self._previous = observation
         texts = [e.text for e in observation.elements if e.text][: self.max_texts]
         if not conditions:
-            return Verdict(ok=True, monitor=self.name, why="no screen conditions to check")
+            return Verdict(ok=True, monitor=self.name, why="no screen conditions to check",
+                           evidence=ScreenEvidence(visible_text=texts))
         undecided: list[str] = []
         passed: list[str] = []
         for cond in conditions:

@@ -28,6 +28,15 @@ from embodied.models.images import image_digest
 Mode = Literal["record", "replay", "auto"]
 FORMAT = 1
 
+# The vocabulary of this backend in a config's ``models:`` entry, for tools that rewrite entries
+# (``embodied replay`` switches them to replay mode; sweeps give each episode its own cassette).
+REPLAY_BACKEND = "replay"  # the backend's registry name
+CASSETTE_OPTION = "cassette"  # a JSONL file
+MODE_OPTION = "mode"  # record | replay | auto
+INNER_OPTION = "inner"  # the model that answers when recording; not needed to replay
+REPLAY_MODE: Mode = "replay"
+DEFAULT_MODE: Mode = "auto"
+
 
 def request_summary(request: ChatRequest) -> dict[str, Any]:
     """The canonical, JSON-ready form of a request (images replaced by pixel digests)."""
@@ -56,7 +65,7 @@ class ReplayChatModel(ChatModel):
     the recorded ones; ``raw["replayed"]`` tells them apart.
     """
 
-    path_options: ClassVar[tuple[str, ...]] = ("cassette",)
+    path_options: ClassVar[tuple[str, ...]] = (CASSETTE_OPTION,)
 
     def __init__(self, cassette: str | Path, mode: Mode = "auto", inner: ChatModel | None = None) -> None:
         super().__init__()

@@ -3,6 +3,7 @@ primitive API, and ground-truth success for scoring (see :mod:`sim.gui.config`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -84,8 +85,8 @@ class GuiAgentEnv:
         return self.observe("reset")
 
     def observe(self, label: str = "") -> Observation:
-        """A fresh screenshot and element list."""
-        return self.skills.observation(fresh=True)
+        """A fresh screenshot and element list, labelled with what it was taken for."""
+        return dataclasses.replace(self.skills.observation(fresh=True), label=label)
 
     def primitives(self) -> PrimitiveSet:
         if self._primitives is None:

@@ -11,9 +11,8 @@ import pytest
 from paint_world import make_episode
 
 from embodied.config import ExperimentConfig, ModelConfig
+from embodied.models.replay import MODE_OPTION, REPLAY_MODE
 from embodied.replay import (
-    MODE_OPTION,
-    REPLAY_MODE,
     ReplayError,
     behaviour,
     first_difference,
