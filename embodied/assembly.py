@@ -9,7 +9,6 @@ no planner, simulator, perception or robot code.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from embodied.domain import DomainKit
 from embodied.errors import ConfigError, DomainError
 from embodied.primitives import PrimitiveSet
 from embodied.protocols import Environment
-from embodied.registry import did_you_mean
+from embodied.registry import config_kwargs, did_you_mean, parse_options
 from embodied.sandbox import Sandbox
 from embodied.trace import TraceWriter
 from embodied.types import Execution, Observation, to_jsonable
@@ -63,20 +62,20 @@ class RunLog:
 
 def build(kind: str, name: str, available: Mapping[str, Any], options: Mapping[str, Any] | None = None,
           field: str = "", models: Mapping[str, Any] | None = None) -> Any:
-    """Instantiate backend ``name`` of ``kind``, passing the shared objects its constructor asks
-    for by parameter name (``model``, ``policy``, ``kit``) and the config's ``options`` for it
-    (an option ``model: NAME`` picks another configured model). Unknown options are config errors."""
-    cls = backends.registry(kind).get(name)
-    params = inspect.signature(cls).parameters
-    kwargs = {k: v for k, v in available.items() if k in params}
-    for key, value in (options or {}).items():
-        if key not in params or params[key].kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            known = [p for p in params if p not in available]
-            guess = did_you_mean(key, known)
-            raise ConfigError(f"{kind} {name!r} has no option {key!r}", field=f"{field}.{key}",
-                              hint=f"did you mean {guess!r}?" if guess else f"options: {', '.join(known) or 'none'}")
-        kwargs[key] = (models or {})[value] if key == "model" else value
-    return cls(**kwargs)
+    """Instantiate backend ``name`` of ``kind`` with the shared objects its registry entry needs
+    (from ``available``: ``model``, ``kit``, ``policy``) and its options as its registered typed
+    config (validated here too: unknown options and wrong types are config errors naming
+    ``field``). An option ``model: NAME`` picks another configured model from ``models``."""
+    registry = backends.registry(kind)
+    entry = registry.entry(name)
+    config = parse_options(registry, name, options, field)
+    shared = {need: available.get(need) for need in entry.needs}
+    if "model" in entry.needs and (options or {}).get("model") is not None:
+        ref = options["model"]  # type: ignore[index]
+        if ref not in (models or {}):
+            raise ConfigError(f"{ref!r} is not an entry of models:", field=f"{field}.model")
+        shared["model"] = (models or {})[ref]
+    return registry.get(name)(**shared, **config_kwargs(config))
 
 
 @dataclass
@@ -89,10 +88,10 @@ class Parts:
 
 def build_parts(agent: AgentConfig, kit: DomainKit, models: Mapping[str, Any], policy: str | None = None,
                 model: Any = None) -> Parts:
-    """Planner, writer, repairer and monitors by name. Constructors receive what they ask for by
-    parameter name: ``model`` (``agent.model``, else ``model``, else the first configured one),
-    ``policy`` (a given policy, which replaces planning), ``kit`` (the world's domain kit). With no
-    monitors named, the kit's default monitors check the subgoals."""
+    """Planner, writer, repairer and monitors by name, each with the shared objects its entry needs:
+    ``model`` (``agent.model``, else ``model``, else the first configured one), ``policy`` (a given
+    policy, which replaces planning), ``kit`` (the world's domain kit). With no monitors named, the
+    kit's default monitors check the subgoals."""
     if model is None:
         model = models.get(agent.model) if agent.model else next(iter(models.values()), None)
     available = {"model": model, "policy": policy, "kit": kit}

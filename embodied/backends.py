@@ -1,5 +1,7 @@
 """Every backend name, in one place. Config validation and the factories both read these
-registries, so a name is written exactly once."""
+registries, so a name is written exactly once. A backend with options registers their typed config
+(``config=``), validated when a config is loaded; ``needs`` names the shared objects of a run it is
+built with (``model``, ``kit``, ``policy``)."""
 
 from __future__ import annotations
 
@@ -43,31 +45,40 @@ DOMAINS.register("tabletop", "planners.kits.tabletop.kit:KIT",
 DOMAINS.register("gui", "planners.kits.gui.kit:KIT", summary="a screen operated by tapping, typing, scrolling and keys")
 
 PLANNERS = _make("planner")
-PLANNERS.register("rule", "embodied.domain:rule_planner",
+PLANNERS.register("rule", "embodied.domain:rule_planner", needs=("kit",),
                   summary="the domain kit's model-free planner (tabletop grammar; GUI grammar revised per screen)")
-PLANNERS.register("fixed", "planners.fixed:FixedPlanner", summary="one subgoal running task.policy")
-PLANNERS.register("llm", "planners.llm:LLMPlanner", summary="a language model decomposes and revises (D-PoT)")
+PLANNERS.register("fixed", "planners.fixed:FixedPlanner", needs=("policy",), summary="one subgoal running task.policy")
+PLANNERS.register("llm", "planners.llm:LLMPlanner", needs=("model", "kit"),
+                  config="planners.llm.config:LLMPlannerConfig",
+                  summary="a language model decomposes and revises (D-PoT)")
 
 WRITERS = _make("writer")
-WRITERS.register("rule", "embodied.domain:rule_writer", summary="the domain kit's policy templates per action")
-WRITERS.register("fixed", "planners.fixed:FixedWriter", summary="returns task.policy unchanged")
-WRITERS.register("llm", "planners.llm:LLMWriter", summary="a language model writes the code policy")
+WRITERS.register("rule", "embodied.domain:rule_writer", needs=("kit",),
+                 summary="the domain kit's policy templates per action")
+WRITERS.register("fixed", "planners.fixed:FixedWriter", needs=("policy",), summary="returns task.policy unchanged")
+WRITERS.register("llm", "planners.llm:LLMWriter", needs=("model", "kit"),
+                 config="planners.llm.config:LLMCoderConfig", summary="a language model writes the code policy")
 
 REPAIRERS = _make("repairer")
-REPAIRERS.register("rule", "embodied.domain:rule_repairer",
+REPAIRERS.register("rule", "embodied.domain:rule_repairer", needs=("kit",),
                    summary="the domain kit's repairs keyed by failure category")
 REPAIRERS.register("fixed", "planners.fixed:NoRepair", summary="never repairs")
-REPAIRERS.register("llm", "planners.llm:LLMRepairer", summary="a language model repairs the failing code")
+REPAIRERS.register("llm", "planners.llm:LLMRepairer", needs=("model", "kit"),
+                   config="planners.llm.config:LLMCoderConfig", summary="a language model repairs the failing code")
 
 MONITORS = _make("monitor")
-MONITORS.register("trace", "perception.monitors:TraceMonitor", summary="exceptions, failed primitives, budgets")
+MONITORS.register("trace", "perception.monitors:TraceMonitor", config="perception.config:TraceMonitorConfig",
+                  summary="exceptions, failed primitives, budgets")
 MONITORS.register("geometric", "perception.monitors:GeometricMonitor",
+                  config="perception.config:GeometricMonitorConfig",
                   summary="subgoal predicates on object poses estimated from images")
 MONITORS.register("screen", "perception.screen_monitor:ScreenMonitor",
+                  config="perception.config:ScreenMonitorConfig",
                   summary="GUI predicates (text_visible, checked, field_value, ...) on the checkpoint screen")
-MONITORS.register("conditions", "perception.kit_monitor:ConditionMonitor",
+MONITORS.register("conditions", "perception.kit_monitor:ConditionMonitor", needs=("kit",),
                   summary="the subgoal's conditions judged by its domain kit's own predicate evaluator")
-MONITORS.register("vlm", "perception.vlm:VLMMonitor", summary="a vision-language model judges checkpoint images")
+MONITORS.register("vlm", "perception.vlm:VLMMonitor", needs=("model",), config="perception.config:VLMMonitorConfig",
+                   summary="a vision-language model judges checkpoint images")
 
 MODELS = _make("model")
 MODELS.register("openai", "embodied.models.openai_compat:OpenAIChatModel",

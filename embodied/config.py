@@ -156,6 +156,20 @@ class ExperimentConfig(StrictModel):
         return self
 
 
+def _check_part_options(agent: AgentConfig) -> None:
+    """Each part's options against the typed config its backend registered (a given policy
+    replaces the parts by ``fixed``, which are checked when built)."""
+    from embodied.registry import parse_options
+
+    parts = (("planner", agent.planner, agent.planner_options),
+             ("writer", agent.writer or agent.planner, agent.writer_options),
+             ("repairer", agent.repairer or agent.planner, agent.repairer_options))
+    for kind, name, options in parts:
+        parse_options(backends.registry(kind), name, options, f"agent.{kind}_options")
+    for name, options in agent.monitor_options.items():
+        parse_options(backends.registry("monitor"), name, options, f"agent.monitor_options.{name}")
+
+
 # ---------------------------------------------------------------------------------------------
 # YAML with line numbers
 
@@ -414,6 +428,12 @@ def validate(data: dict[str, Any], lines: LineMap | None = None, file: str = "<c
     except ValidationError as exc:
         raise validation_error(exc, env_model, ("env",), lines, file) from None
     _check_goal(cfg, getattr(env_model, "domain", None), lines, file)
+    if cfg.task.policy is None:
+        try:
+            _check_part_options(cfg.agent)
+        except ConfigError as exc:
+            f, line = _line_for(tuple(exc.field.split(".")) if exc.field else (), lines)
+            raise ConfigError(exc.message, file=f or file, line=line, field=exc.field, hint=exc.hint) from None
     return cfg
 
 

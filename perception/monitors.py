@@ -50,6 +50,7 @@ from embodied.types import (
     Subgoal,
     Verdict,
 )
+from perception.config import MOVE_PRIMITIVES, PICK_PRIMITIVES, RELEASE_PRIMITIVES
 from perception.predicates import (
     MONITOR_TOLERANCES,
     SUPPORT_PREDICATES,
@@ -59,9 +60,6 @@ from perception.predicates import (
     start_boxes,
 )
 
-PICK_PRIMITIVES = ("pick", "grasp", "close_gripper")
-RELEASE_PRIMITIVES = ("place_on", "place_at", "place", "put", "drop", "release", "open_gripper")  # put the held object
-MOVE_PRIMITIVES = ("push",)  # move the named object without holding it
 TABLE_WORDS = ("table", "the table")
 MAX_WHY = 200
 

@@ -181,9 +181,13 @@ def test_part_options_reach_the_constructor_and_typos_are_config_errors(tmp_path
     good = load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_caught: false}}\n"))
     parts = build_parts(good.agent, kit, {})
     assert parts.monitor is not None and parts.monitor.monitors[0].report_caught is False
-    bad = load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_cauhgt: false}}\n"))
-    with pytest.raises(ConfigError, match="did you mean 'report_caught'"):
-        build_parts(bad.agent, kit, {})
+    with pytest.raises(ConfigError, match=r"exp.yaml:\d+: agent.monitor_options.trace.report_cauhgt: .*did you mean "
+                                          "'report_caught'"):  # typed configs: caught when the config loads
+        load_config(write(tmp_path, GOOD + "  monitor_options: {trace: {report_cauhgt: false}}\n"))
+    with pytest.raises(ConfigError, match=r"agent.monitor_options.geometric.near: Input should be a valid number"):
+        load_config(write(tmp_path, GOOD + "  monitor_options: {geometric: {near: far}}\n"))
+    with pytest.raises(ConfigError, match=r"agent.planner_options.max_tokens: planner 'rule' has no options"):
+        load_config(write(tmp_path, GOOD + "  planner_options: {max_tokens: 3}\n"))
     with pytest.raises(ConfigError, match=r"not in agent\.monitors"):
         load_config(write(tmp_path, GOOD + "  monitors: [trace]\n  monitor_options: {vlm: {}}\n"))
     with pytest.raises(ConfigError, match="not an entry of models"):

@@ -1,0 +1,36 @@
+"""Options of the model-backed planner, writer and repairer (``agent.*_options`` of a config),
+registered with them in :mod:`embodied.backends` and validated when the config is loaded.
+``model: NAME`` in those options picks a configured model instead of ``agent.model``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LLMPlannerConfig:
+    """``max_parse_retries``: how often an unusable answer is sent back with the problem.
+    ``max_subgoals``: a longer plan is sent back. ``revise_after_success``: False keeps the remaining
+    plan after a success without a model call. ``images``: also send camera/screen images (VLMs),
+    downscaled to ``image_max_side`` pixels. ``prompts_dir``: templates overriding the packaged ones."""
+
+    max_parse_retries: int = 2
+    max_tokens: int = 512
+    temperature: float = 0.0
+    max_subgoals: int = 12
+    revise_after_success: bool = True
+    images: bool = False
+    image_max_side: int = 512
+    prompts_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class LLMCoderConfig:
+    """Options of the ``llm`` writer and repairer (see :class:`LLMPlannerConfig`)."""
+
+    max_parse_retries: int = 2
+    max_tokens: int = 768
+    temperature: float = 0.0
+    images: bool = False
+    image_max_side: int = 512
+    prompts_dir: str | None = None
