@@ -17,6 +17,7 @@ from gui_screens import ScriptedScreen, el
 import embodied.gui
 from embodied.errors import ConfigError
 from embodied.gui import GuiSession
+from embodied.trace import read_trace
 from sim.gui.config import GuiConfig
 from sim.gui.env import GuiAgentEnv
 from sim.gui.errors import ElementNotFound
@@ -61,6 +62,24 @@ def test_direct_actions_and_the_screen() -> None:
     assert ("tap", "Go") in screen.log
     with pytest.raises(RuntimeError, match="closed"):
         s.tap("Go")
+
+
+def test_direct_actions_run_in_the_sandbox_and_are_recorded_redacted(tmp_path: Path) -> None:
+    screen = ScriptedScreen(page())
+    env = GuiAgentEnv(GuiConfig(backend="desktop", semantic=False, secrets={"pin": "4711"}), gui=screen)
+    env.reset(0)
+    with GuiSession(env, run_dir=tmp_path) as s:
+        s.type_text(s.secret("pin"), into="Search")
+        with pytest.raises(ElementNotFound):
+            s.tap("Checkout")
+    assert screen.get("e1").text == "4711"  # the real value reached the screen
+    events = read_trace(tmp_path / "direct" / "trace.jsonl")
+    policies = [e["source"] for e in events if e["event"] == "policy"]
+    calls = [c for e in events if e["event"] == "execution" for c in e["calls"]]
+    assert policies == ["secret('pin')\n", "type_text(***, into='Search')\n", "tap('Checkout')\n"]
+    assert [(c["name"], c["error_type"]) for c in calls] == [("secret", None), ("type_text", None),
+                                                             ("tap", "ElementNotFound")]
+    assert "4711" not in (tmp_path / "direct" / "trace.jsonl").read_text()
 
 
 def test_dry_run_session_records_intended_actions() -> None:
