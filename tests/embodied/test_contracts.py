@@ -65,6 +65,22 @@ def test_domain_kit_contract(name: str) -> None:
     checks.check_kit(kit(name), name)
 
 
+@pytest.mark.parametrize("name", backends.registry("domain").names())
+def test_kit_plan_schema_accepts_its_examples_and_refuses_other_actions(name: str) -> None:
+    import jsonschema
+
+    schema = kit(name).plan_schema(max_subgoals=6)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for example in kit(name).examples():
+        jsonschema.validate({"subgoals": example["subgoals"]}, schema)
+        wrong = [{**example["subgoals"][0], "action": "juggle"}]
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"subgoals": wrong}, schema)
+        extra = [{**example["subgoals"][0], "args": {**example["subgoals"][0]["args"], "colour": "red"}}]
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"subgoals": extra}, schema)
+
+
 SLOW_ENVS = {"tabletop"}  # physics settling and camera rendering: seconds per reset
 
 
