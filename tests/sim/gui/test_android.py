@@ -111,4 +111,4 @@ def test_live_device_observe_and_home() -> None:
         obs = env.observe()
         assert obs.images["screen"].ndim == 3 and obs.elements
         env.go_home()
-        assert env.observe().text  # the package in front
+        assert env.observe().task  # the package in front

@@ -38,7 +38,7 @@ def test_task_list_and_validation() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_click_button_by_primitives(env: GuiAgentEnv, seed: int) -> None:
     obs = env.reset(seed)
-    utterance = obs.text
+    utterance = obs.task
     m = re.fullmatch(r'Click on the "(.+)" button\.', utterance)
     assert m, utterance
     assert env.success([])[0] is False  # nothing done yet
@@ -51,17 +51,17 @@ def test_click_button_by_primitives(env: GuiAgentEnv, seed: int) -> None:
 def test_same_seed_same_episode(env: GuiAgentEnv) -> None:
     a = env.reset(7)
     b = env.reset(7)
-    assert a.text == b.text
+    assert a.task == b.task
     assert [(e.id, e.role, e.text, e.bounds) for e in a.elements] == [(e.id, e.role, e.text, e.bounds)
                                                                         for e in b.elements]
     c = env.reset(8)
-    assert (c.text, [e.text for e in c.elements]) != (a.text, [e.text for e in a.elements])
+    assert (c.task, [e.text for e in c.elements]) != (a.task, [e.text for e in a.elements])
 
 
 def test_wrong_button_gets_negative_reward(env: GuiAgentEnv) -> None:
     for seed in range(3, 20):  # an episode with a button of another label
         obs = env.reset(seed)
-        want = re.search(r'"(.+)"', obs.text).group(1)  # type: ignore[union-attr]
+        want = re.search(r'"(.+)"', obs.task).group(1)  # type: ignore[union-attr]
         wrong = next((e for e in obs.elements if e.role == "button" and e.text != want), None)
         if wrong is not None:
             break
@@ -76,7 +76,7 @@ def test_click_test_through_the_sandbox(env: GuiAgentEnv) -> None:
     assert isinstance(gui, MiniWobEnv)
     for seed in (0, 1):
         utterance, obs = gui.reset("click-test", seed)
-        assert utterance == obs.text == "Click the button."
+        assert utterance == obs.task == "Click the button."
         execution = Sandbox().run('tap("the button")\n', env.primitives())
         assert execution.ok, execution.error
         assert gui.status().success
