@@ -14,6 +14,7 @@ import pytest
 
 from embodied import backends
 from embodied.config import validate
+from embodied.errors import ConfigError
 from embodied.experiment import run_episode
 from embodied.trace import read_trace
 
@@ -89,3 +90,9 @@ def test_llm_path_on_a_real_local_model(grid: None, tmp_path: Path) -> None:
     assert [c["predicate"] for s in plan["subgoals"] for c in s["conditions"]] == ["on_cell"]
     assert any(e["event"] in ("policy", "write_failed") for e in events)
     assert any(e["event"] == "result" for e in events) and result.subgoals >= 1
+
+
+def test_a_world_that_states_no_task_needs_an_instruction(grid: None, tmp_path: Path) -> None:
+    """The observe label ("reset") is not task text: it never becomes the instruction."""
+    with pytest.raises(ConfigError, match=r"task.instruction: no instruction: this world states no task"):
+        run_episode(config(tmp_path, ""), tmp_path / "none")
