@@ -22,7 +22,7 @@ GUI_PREDICATES = ("text_visible", "checked", "field_value", "element_absent", "s
 
 @dataclass(frozen=True)
 class PredicateSpec:
-    """One condition predicate: ``arity`` names it takes (None: two or more), the numeric
+    """One condition predicate: ``arity`` names it takes (None: any number), the numeric
     ``params`` it accepts (an example each, for prompts), and what it means."""
 
     name: str
