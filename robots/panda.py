@@ -22,7 +22,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from robots.base import Motion
+from robots.base import GripperState, Motion
 from robots.errors import InvalidArgument, Unreachable
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
@@ -128,6 +128,7 @@ class PandaArm:
         self._rest = [*REST, FINGER_OPEN, FINGER_OPEN]
         self._damping = [IK_DAMPING] * 9
         self._kin_q: list[float] = []  # joints the kinematic copy is set to
+        self._gripper_closed = False  # last gripper command was a close
 
     # -- state ------------------------------------------------------------------------------
 
@@ -142,6 +143,14 @@ class PandaArm:
     def gripper_width(self) -> float:
         states = p.getJointStates(self.body, FINGER_JOINTS, physicsClientId=self.client)
         return float(states[0][0] + states[1][0])
+
+    def gripper_state(self) -> GripperState:
+        """Width, the last command, and the squeeze: the smaller of the two finger motors' applied
+        forces (newtons), as a real gripper's motor current would report it."""
+        states = p.getJointStates(self.body, FINGER_JOINTS, physicsClientId=self.client)
+        force = min(abs(s[3]) for s in states)
+        return GripperState(width_m=float(states[0][0] + states[1][0]), closed=self._gripper_closed,
+                            force_n=float(force))
 
     def grasped_id(self) -> int | None:
         if self.gripper_width() < MIN_HELD_WIDTH:
@@ -371,6 +380,7 @@ class PandaArm:
         gap = 2 * FINGER_OPEN if width is None else width
         if not 0.0 <= gap <= 2 * FINGER_OPEN:
             raise InvalidArgument(f"gripper width must be in [0, {2 * FINGER_OPEN}] m, got {width}")
+        self._gripper_closed = False
         self._command_fingers(gap / 2, self.gripper_force)
         return self._wait_fingers(lambda prev, now: abs(now - gap) <= 0.002 or (now < gap and abs(now - prev) < 1e-4))
 
@@ -378,6 +388,7 @@ class PandaArm:
         force = self.gripper_force if force is None else force
         if not force > 0.0:
             raise InvalidArgument(f"gripper force must be > 0 N, got {force}")
+        self._gripper_closed = True
         self._command_fingers(0.0, force)
         still = FINGER_SPEED * IK_EVERY * self.dt * 0.05  # metres per chunk: the fingers have stopped
         return self._wait_fingers(lambda prev, width: width < MIN_HELD_WIDTH or abs(prev - width) < still)
