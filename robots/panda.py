@@ -236,22 +236,29 @@ class PandaArm:
         options = [y for y in options if abs(y) <= MAX_YAW]
         return min(options, key=lambda y: abs(y - current))
 
-    def plan_line(self, position: Sequence[float], yaw: float | None, speed: float) -> list[Waypoint]:
+    def plan_line(self, position: Sequence[float], yaw: float | None, speed: float,
+                  start_at: Waypoint | None = None, smooth: bool = True) -> list[Waypoint]:
         """Joint waypoints (one per ``IK_EVERY`` steps) along the straight line from the current
-        grasp point to ``position``, with a smooth start and stop whose peak speed is ``speed``
-        m/s. Raises ``Unreachable`` if any waypoint is."""
+        grasp point (or from ``start_at``, a waypoint already commanded: streaming setpoints) to
+        ``position``, with a smooth start and stop whose peak speed is ``speed`` m/s (``smooth``
+        False: constant speed, for a stream of short segments). Raises ``Unreachable`` if any
+        waypoint is."""
         self._check_workspace(position)
-        start, yaw0 = self.ee_pose()
+        if start_at is not None and start_at.position is not None and start_at.yaw is not None:
+            start, yaw0, seed = start_at.position, start_at.yaw, list(start_at.joints)
+        else:
+            start, yaw0 = self.ee_pose()
+            seed = self.joint_positions()
         yaw1 = yaw0 if yaw is None else self._choose_yaw(yaw, yaw0)
         dist = float(np.linalg.norm(np.subtract(position, start)))
         # Smoothstep timing: peak speed 1.5x the mean, so the mean is speed / 1.5.
-        duration = max(1.5 * dist / speed, 1.5 * abs(yaw1 - yaw0) / 2.0, IK_EVERY * self.dt)
+        stretch = 1.5 if smooth else 1.0
+        duration = max(stretch * dist / speed, stretch * abs(yaw1 - yaw0) / 2.0, IK_EVERY * self.dt)
         n = max(1, math.ceil(duration / (IK_EVERY * self.dt)))
-        seed = self.joint_positions()
         path: list[Waypoint] = []
         for i in range(1, n + 1):
             t = i / n
-            s = t * t * (3 - 2 * t)
+            s = t * t * (3 - 2 * t) if smooth else t
             point = [a + s * (b - a) for a, b in zip(start, position)]
             q, residual, angle = self._ik(point, yaw0 + s * (yaw1 - yaw0), seed)
             if not self._ok(residual, angle):
