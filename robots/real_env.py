@@ -13,6 +13,7 @@ by it; a real cell is judged from its cameras, and the details say which (``sour
 from __future__ import annotations
 
 import inspect
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from robots.control import ControlConfig, SafeRobot
 from robots.remote import RemoteRobot
 from robots.server import DriverSpec, build_driver
 from robots.skills import CachedSource, TabletopSkills
+from robots.wire import ServerLost, SessionLost
 
 Vec3 = tuple[float, float, float]
 
@@ -249,9 +251,13 @@ class RobotEnv:
         for cam in self._cameras:
             cam.close()
         self._cameras = []
-        if self._safe is not None:
-            self._safe.close()
-        self._safe = self._gated = self._remote = None
+        try:
+            if self._safe is not None:
+                self._safe.close()
+        except (ServerLost, SessionLost) as exc:  # nothing left to stop there; say so and finish closing
+            print(f"robot env: the final stop did not reach the arm: {exc}", file=sys.stderr)
+        finally:
+            self._safe = self._gated = self._remote = None
 
     # -- perception -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ with every message and latches here too. Either way motion calls raise
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -149,7 +150,7 @@ class RemoteRobot:
                 events = dict(poller.poll(max(0.0, next_beat - time.monotonic()) * 1000))
                 if outbox in events:
                     while outbox.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                        dealer.send(outbox.recv())
+                        self._send(dealer, outbox.recv())
                 if dealer in events:
                     while dealer.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                         self._receive(dealer.recv())
@@ -157,11 +158,18 @@ class RemoteRobot:
                 if now >= next_beat:
                     next_beat = now + self.heartbeat_s
                     if self.session:
-                        dealer.send(pack({"kind": "heartbeat", "session": self.session, "time": now,
-                                          "estop": self._estop}))
+                        self._send(dealer, pack({"kind": "heartbeat", "session": self.session, "time": now,
+                                                 "estop": self._estop}))
         finally:
             dealer.close(0)
             outbox.close(0)
+
+    @staticmethod
+    def _send(dealer: zmq.Socket, data: bytes) -> None:
+        """Send without blocking: with no server connected the message is dropped (never queued for
+        a server that may come back), and the waiting call's watchdog reports the loss."""
+        with contextlib.suppress(zmq.Again):
+            dealer.send(data, zmq.NOBLOCK)
 
     def _receive(self, data: bytes) -> None:
         try:
