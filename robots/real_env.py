@@ -323,6 +323,12 @@ class RobotEnv:
         success = bool(results) and all(r["ok"] for r in results)
         return success, {"conditions": results, "source": "cameras (a real cell has no ground truth)"}
 
+    def events(self) -> list[dict[str, Any]]:
+        """Faults a simulated cell injected this episode (none on a real one)."""
+        if self._remote is not None and "scene_events" in self._remote.capabilities:
+            return self._remote.scene_events()
+        return []
+
     def gripper(self) -> GripperState:
         return gripper_state(self.robot, False)
 

@@ -42,6 +42,7 @@ from robots.wire import (
 )
 
 Vec3 = tuple[float, float, float]
+WAIT_SLICE_S = 0.005  # a waiting call checks the server's silence this often
 
 
 class RemoteRobot:
@@ -213,7 +214,7 @@ class RemoteRobot:
         limit = time.monotonic() + (self.call_timeout_s if timeout is None else timeout)
         while True:
             try:
-                reply = future.result(timeout=min(self.heartbeat_s, self.watchdog_s / 4))
+                reply = future.result(timeout=min(WAIT_SLICE_S, self.watchdog_s / 4))
                 break
             except FutureTimeout:
                 now = time.monotonic()
@@ -328,6 +329,10 @@ class RemoteRobot:
     def scene_truth(self, goal: list[str]) -> dict[str, Any]:
         self._require("scene_truth")
         return dict(self._call("scene_truth", goal=[str(g) for g in goal]))
+
+    def scene_events(self) -> list[dict[str, Any]]:
+        self._require("scene_events")
+        return [dict(e) for e in self._call("scene_events")]
 
     def camera_names(self) -> list[str]:
         self._require("camera_names")

@@ -39,7 +39,7 @@ from robots.wire import RemoteEmergencyStop, SessionLost, WireError, error_to_wi
 
 ROBOT_METHODS = ("joint_positions", "ee_pose", "reachable", "move_ee", "open_gripper", "close_gripper",
                  "gripper_width", "holding", "grasped_id", "home", "at_home", "stop")
-CAPABILITIES = ("gripper_state", "scene_reset", "scene_truth", "camera_frame", "camera_names")
+CAPABILITIES = ("gripper_state", "scene_reset", "scene_truth", "scene_events", "camera_frame", "camera_names")
 MOTION = ("move_ee", "open_gripper", "close_gripper", "home", "scene_reset")
 
 
@@ -146,6 +146,8 @@ class RobotServer:
             while self._running.is_set():
                 now = time.monotonic()
                 due = min(next_beat, self._outgoing[0][0] if self._outgoing else next_beat)
+                if self._controller is not None:  # wake exactly when the watchdog would trip
+                    due = min(due, self._last_seen + self.config.watchdog_s + 1e-4)
                 events = dict(poller.poll(max(0.0, min(due - now, self.config.heartbeat_s)) * 1000))
                 if router in events:
                     while router.getsockopt(zmq.EVENTS) & zmq.POLLIN:

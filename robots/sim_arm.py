@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from robots.wire import MotionHalted
 from sim.tabletop import camera
 from sim.tabletop.config import TabletopConfig
 from sim.tabletop.ground_truth import evaluate_goal, object_boxes
+from sim.tabletop.perturbations import Perturbations
 from sim.tabletop.world import TabletopWorld
 
 REACHED_TOLERANCE = 0.01  # metres
@@ -86,10 +88,11 @@ class _PacedWorld(TabletopWorld):
                 time.sleep(pacer.delay())
 
 
-def load_scene(scene: str, base_dir: str | Path) -> TabletopConfig:
-    """The ``env`` section of a tabletop experiment config (objects, cameras, physics rate)."""
+def load_scene(scene: str, base_dir: str | Path, overrides: Sequence[str] = ()) -> TabletopConfig:
+    """The ``env`` section of a tabletop experiment config (objects, cameras, physics rate), with
+    dotted ``overrides`` (e.g. ``env.perturbations.slip=0.25``)."""
     path = Path(base_dir) / scene
-    cfg = load_config(path)
+    cfg = load_config(path, overrides)
     if not isinstance(cfg.env, TabletopConfig):
         raise ConfigError("the scene of a simulated arm must be a tabletop config", file=str(path), field="env.kind")
     return cfg.env
@@ -99,12 +102,17 @@ class RealtimeSimPanda:
     """A Panda in a tabletop scene, stepping in real time (``realtime`` x wall clock) on a thread.
 
     ``scene``: path of a tabletop experiment config (relative to ``base_dir``) whose ``env`` section
-    builds the world; ``seed`` overrides its seed. ``identify``: report ``grasped_id`` like a
-    simulator (False: like hardware, None)."""
+    builds the world, with dotted ``overrides``; ``seed`` overrides its seed. ``identify``: report
+    ``grasped_id`` like a simulator (False: like hardware, None).
+
+    Faults: the scene's ``perturbations`` strike here, at the server, from what the arm is doing (the
+    client's skills have no hooks into this world): a nudge when the open gripper descends near an
+    object, a slip or a moved target when a held object is carried up high, a distractor when a
+    held object is lowered onto something. ``scene_events`` lists those that fired."""
 
     def __init__(self, scene: str, seed: int | None = None, base_dir: str = ".", identify: bool = False,
-                 realtime: float = 1.0, max_speed: float | None = None) -> None:
-        self.config = load_scene(scene, base_dir)
+                 realtime: float = 1.0, max_speed: float | None = None, overrides: Sequence[str] = ()) -> None:
+        self.config = load_scene(scene, base_dir, overrides)
         if max_speed is not None:
             self.config = self.config.model_copy(update={"robot": self.config.robot.model_copy(
                 update={"max_speed": max_speed})})
@@ -122,6 +130,8 @@ class RealtimeSimPanda:
 
     def _build(self, seed: int) -> _PacedWorld:
         world = _PacedWorld(self.config, seed, self._pacer)
+        self._faults = Perturbations(self.config.perturbations, world, world.rng.spawn(2)[1])
+        self._armed: set[str] = {"pick"}  # fault hooks that may fire at the next opportunity
         self._start = object_boxes(world)
         self._reported_steps = world.sim_steps
         return world
@@ -234,6 +244,7 @@ class RealtimeSimPanda:
                 self._contact = False
                 return Motion(reached=error <= REACHED_TOLERANCE, contact=True, error_m=error, steps=steps)
             self._contact = False
+            self._fault_hooks(target, stop_on_contact)
             v = self.max_speed if speed is None else min(float(speed), self.max_speed)
             if not v > 0:
                 raise InvalidArgument(f"speed must be > 0 m/s, got {speed}")
@@ -244,10 +255,26 @@ class RealtimeSimPanda:
             self._pacer.stop_pending.clear()
             return Motion(reached=error <= REACHED_TOLERANCE, contact=False, error_m=error, steps=steps)
 
+    def _fault_hooks(self, target: tuple[float, float, float], guarded: bool) -> None:
+        """Let the scene's perturbations strike at the moment the arm's setpoint says it is
+        approaching, carrying or placing an object (each once per grasp)."""
+        held = self.arm.grasped_id() is not None
+        if not held and "pick" in self._armed and target[2] < 0.1 and not self.arm.gripper_state().closed:
+            self._armed.discard("pick")
+            self._faults.before_pick("", target)
+        elif held and "transport" in self._armed and target[2] > 0.12:
+            self._armed.discard("transport")
+            self._faults.during_transport(target)
+        elif held and "place" in self._armed and guarded:
+            self._armed.discard("place")
+            self._faults.before_place(None, target)
+
     def open_gripper(self, width: float | None = None) -> float:
+        self._armed = {"pick"}
         return float(self._blocking(lambda: self.arm.open_gripper(width)))
 
     def close_gripper(self, force: float | None = None) -> float:
+        self._armed = {"transport", "place"}
         return float(self._blocking(lambda: self.arm.close_gripper(force)))
 
     def home(self) -> None:
@@ -279,6 +306,11 @@ class RealtimeSimPanda:
         with self._lock:
             ok, details = evaluate_goal(self._world, goal, self._start)
         return {"success": bool(ok), "details": details}
+
+    def scene_events(self) -> list[dict[str, Any]]:
+        """Faults that fired since the scene was built, in order."""
+        with self._lock:
+            return [dict(e) for e in self._faults.events]
 
     def camera_names(self) -> list[str]:
         return [c.name for c in self.config.cameras]
