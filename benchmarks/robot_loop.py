@@ -48,7 +48,7 @@ from robots.wire import ServerLost  # noqa: E402
 
 WORKSPACE = {"low": [0.15, -0.45, 0.0], "high": [0.85, 0.45, 0.6]}
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-WATCHDOG_S = 1.0  # configs/robot/sim_panda.yaml
+WATCHDOG_S = 2.0  # configs/robot/sim_panda.yaml
 
 
 class KinematicArm:
@@ -163,7 +163,7 @@ def section_loop(address: str) -> None:
             else:
                 remote = RemoteRobot(address, watchdog_s=WATCHDOG_S)
                 driver = remote
-            cfg = ControlConfig(workspace=WORKSPACE, rate_hz=rate, max_speed=0.3, watchdog_s=2.0, on_outside="clip")
+            cfg = ControlConfig(workspace=WORKSPACE, rate_hz=rate, max_speed=0.3, watchdog_s=3.0, on_outside="clip")
             robot = SafeRobot(driver, cfg)
             robot.connect()
             try:
@@ -207,7 +207,7 @@ CLIENT = textwrap.dedent("""
     from robots.remote import RemoteRobot
     r = RemoteRobot(sys.argv[1], watchdog_s=float(sys.argv[2]))
     s = SafeRobot(r, ControlConfig(workspace={"low": [0.15, -0.45, 0.0], "high": [0.85, 0.45, 0.6]},
-                                   rate_hz=100, max_speed=0.05, watchdog_s=2.0))
+                                   rate_hz=100, max_speed=0.05, watchdog_s=3.0))
     s.connect()
     print("streaming", flush=True)
     s.move_ee((0.45, 0.3, 0.15))
@@ -239,7 +239,7 @@ def section_watchdogs(config: str, reps: int) -> None:
             killed_client.append(trips[-1]["at"] - at if trips else float("nan"))
             remote = RemoteRobot(address, watchdog_s=WATCHDOG_S)
             robot = SafeRobot(remote, ControlConfig(workspace=WORKSPACE, rate_hz=100, max_speed=0.05,
-                                                    watchdog_s=2.0))
+                                                    watchdog_s=3.0))
             robot.connect()
             kill_at: list[float] = []
 

@@ -38,6 +38,8 @@ ROBOTS.register("panda", "robots.panda:PandaArm", summary="Franka Panda in PyBul
 DRIVERS = _make("driver")
 DRIVERS.register("sim_panda", "robots.sim_arm:RealtimeSimPanda",
                  summary="the PyBullet Panda in real time as a stand-in arm (for the robot server)")
+DRIVERS.register("xarm", "robots.drivers.xarm:XArmDriver",
+                 summary="UFACTORY xArm + xArm Gripper via xarm-python-sdk (extra: xarm; not tested on hardware)")
 
 CAMERAS = _make("camera")
 CAMERAS.register("remote", "robots.cameras:RemoteCamera", summary="a camera attached to the robot server")

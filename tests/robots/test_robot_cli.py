@@ -42,7 +42,7 @@ def test_dry_run_and_a_declined_confirmation_move_nothing(tmp_path) -> None:
     try:
         dry = robot_run(server.address, tmp_path / "dry", "--dry-run")
         declined = robot_run(server.address, tmp_path / "no", stdin="n\n")
-        remote = RemoteRobot(server.address, watchdog_s=1.0)
+        remote = RemoteRobot(server.address, watchdog_s=2.0)
         remote.connect()
         try:
             assert remote.at_home()  # nothing moved

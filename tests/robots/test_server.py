@@ -23,10 +23,10 @@ from robots.real_env import RobotEnv
 from robots.remote import RemoteRobot, server_status
 from robots.wire import RemoteEmergencyStop, ServerLost, SessionLost
 
-WATCHDOG_S = 1.0  # configs/robot/sim_panda.yaml
+WATCHDOG_S = 2.0  # configs/robot/sim_panda.yaml
 HEARTBEAT_S = 0.05
 CONTROL = ControlConfig(workspace={"low": [0.15, -0.45, 0.0], "high": [0.85, 0.45, 0.6]}, max_speed=0.4,
-                        watchdog_s=2.0)
+                        watchdog_s=3.0)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_an_episode_whose_server_dies_ends_with_a_clear_result(server, tmp_path)
 CLIENT = textwrap.dedent("""
     import sys, time
     from robots.remote import RemoteRobot
-    r = RemoteRobot(sys.argv[1], watchdog_s=1.0)
+    r = RemoteRobot(sys.argv[1], watchdog_s=2.0)
     r.connect()
     r.move_ee((0.45, 0.3, 0.15), speed=0.1)  # a far setpoint the arm streams towards
     print("moving", flush=True)
