@@ -145,8 +145,11 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
                               field="task.instruction", hint="set task.instruction in the config")
         log.event("episode_start", instruction=instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
-        agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
-                      Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
+        sandbox = Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s)
+        wrap_sandbox = getattr(env, "wrap_sandbox", None)  # a robot cell may rehearse policies in a twin first
+        if wrap_sandbox is not None:
+            sandbox = wrap_sandbox(sandbox)
+        agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor, sandbox,
                       LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals), log)
         run = agent.run(instruction, env)
         goal, goal_source = goal_conditions(cfg, run)

@@ -28,11 +28,13 @@ from embodied.errors import EpisodeAborted
 from embodied.geometry import Tolerances, evaluate
 from embodied.primitives import PrimitiveSet
 from embodied.protocols import ObjectDetector
+from embodied.sandbox import Sandbox
 from embodied.types import CameraInfo, Condition, Observation, SceneObject
 from perception.predicates import observation_boxes, resolver
 from robots.base import GripperState, Motion, Robot, gripper_state
 from robots.cameras import Camera, load_calibration
 from robots.control import ControlConfig, SafeRobot
+from robots.rehearsal import RehearsingSandbox
 from robots.remote import RemoteRobot
 from robots.server import DriverSpec, build_driver
 from robots.skills import CachedSource, TabletopSkills
@@ -77,6 +79,8 @@ class RobotEnvConfig(StrictModel):
     cameras: list[CameraSpec] = Field(default_factory=lambda: [CameraSpec()])
     detector: str = "rgbd"
     seed: int | None = None
+    rehearse: Literal["off", "advise", "gate"] = Field(
+        default="off", description="run each policy in a PyBullet twin of the perceived scene first")
 
     @field_validator("detector")
     @classmethod
@@ -92,13 +96,18 @@ class RobotEnvConfig(StrictModel):
 
 class GatedRobot:
     """A :class:`Robot` that calls ``before_motion()`` before the first motion command, and counts
-    motion commands (the scene may have changed after each)."""
+    motion commands (the scene may have changed after each). ``connect()`` gives the arm on first
+    use, so building the skills does not reach for the hardware."""
 
-    def __init__(self, robot: SafeRobot, before_motion: Callable[[str], None]) -> None:
-        self.robot = robot
+    def __init__(self, connect: Callable[[], SafeRobot], before_motion: Callable[[str], None]) -> None:
+        self._connect = connect
         self._before = before_motion
         self.opened = False
         self.commands = 0
+
+    @property
+    def robot(self) -> SafeRobot:
+        return self._connect()
 
     def _gate(self, what: str) -> None:
         if not self.opened:
@@ -186,13 +195,15 @@ class RobotEnv:
         self.base_dir = base_dir or Path.cwd()
         self._remote: RemoteRobot | None = None
         self._safe: SafeRobot | None = None
-        self._gated: GatedRobot | None = None
+        self._gated = GatedRobot(self._connect, self._before_first_motion)
         self._cameras: list[Camera] = []
         self._skills: TabletopSkills | None = None
-        self._source = CachedSource(self._perceive, lambda: self._gated.commands if self._gated else -1)
+        self._source = CachedSource(self._perceive, lambda: self._gated.commands)
         self._t0 = time.monotonic()
         self._render_s = 0.0
         self._renders = 0
+        self.rehearse = config.rehearse
+        self.rehearsals: list[dict[str, Any]] = []
 
     @classmethod
     def from_config(cls, config: RobotEnvConfig) -> RobotEnv:
@@ -200,9 +211,9 @@ class RobotEnv:
 
     # -- connection -------------------------------------------------------------------------
 
-    def _connect(self) -> GatedRobot:
-        if self._gated is not None:
-            return self._gated
+    def _connect(self) -> SafeRobot:
+        if self._safe is not None:
+            return self._safe
         c = self.config
         if c.connect is not None:
             self._remote = RemoteRobot(c.connect, heartbeat_s=c.heartbeat_s, watchdog_s=c.watchdog_s,
@@ -210,11 +221,11 @@ class RobotEnv:
             driver: Robot = self._remote
         else:
             driver = build_driver(c.driver, self.base_dir)  # type: ignore[arg-type]  # validated: one of two
-        self._safe = SafeRobot(driver, c.control)
-        self._safe.connect()
-        self._gated = GatedRobot(self._safe, self._before_first_motion)
+        safe = SafeRobot(driver, c.control)
+        safe.connect()
         self._cameras = [build_camera(spec, driver) for spec in c.cameras]
-        return self._gated
+        self._safe = safe
+        return safe
 
     def _before_first_motion(self, what: str) -> None:
         if self.dry_run:
@@ -225,8 +236,7 @@ class RobotEnv:
 
     @property
     def robot(self) -> SafeRobot:
-        self._connect()
-        return self._safe  # type: ignore[return-value]
+        return self._connect()
 
     @property
     def remote(self) -> RemoteRobot | None:
@@ -235,7 +245,8 @@ class RobotEnv:
     def reset(self, seed: int | None = None) -> Observation:
         """Connect (first time), reset a simulated cell's scene to ``seed``; a real cell is taken as
         it is. Nothing moves."""
-        gated = self._connect()
+        self._connect()
+        gated = self._gated
         seed = self.config.seed if seed is None else seed
         if self._remote is not None and "scene_reset" in self._remote.capabilities and seed is not None:
             self._remote.scene_reset(int(seed))
@@ -244,6 +255,7 @@ class RobotEnv:
         else:
             self._skills.bind(gated, self._source)
         self._source.forget()
+        self.rehearsals = []
         self._t0 = time.monotonic()
         return self.observe("reset")
 
@@ -257,7 +269,7 @@ class RobotEnv:
         except (ServerLost, SessionLost) as exc:  # nothing left to stop there; say so and finish closing
             print(f"robot env: the final stop did not reach the arm: {exc}", file=sys.stderr)
         finally:
-            self._safe = self._gated = self._remote = None
+            self._safe = self._remote = None
 
     # -- perception -------------------------------------------------------------------------
 
@@ -299,11 +311,23 @@ class RobotEnv:
     @property
     def skills(self) -> TabletopSkills:
         if self._skills is None:
-            self._skills = TabletopSkills(self._connect(), self._source)
+            self._skills = TabletopSkills(self._gated, self._source)
         return self._skills
 
     def primitives(self) -> PrimitiveSet:
         return self.skills.primitives
+
+    # -- rehearsal --------------------------------------------------------------------------
+
+    def wrap_sandbox(self, sandbox: Sandbox) -> Sandbox | RehearsingSandbox:
+        """The sandbox the agent should run policies in: rehearsing first unless ``rehearse`` is off."""
+        return sandbox if self.rehearse == "off" else RehearsingSandbox(sandbox, self)
+
+    def perceived(self) -> list[SceneObject]:
+        return self._source()
+
+    def holding_something(self) -> bool:
+        return self.skills.holding() is not None
 
     # -- scoring ----------------------------------------------------------------------------
 
@@ -335,7 +359,9 @@ class RobotEnv:
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = {"sim_steps": 0, "sim_time_s": round(time.monotonic() - self._t0, 3),
                                  "render_time_s": round(self._render_s, 4), "renders": self._renders,
-                                 "motion_commands": self._gated.commands if self._gated else 0}
+                                 "motion_commands": self._gated.commands}
+        if self.rehearsals:
+            stats["rehearsals"] = self.rehearsals
         if self._safe is not None and self._safe.last_stats is not None:
             s = self._safe.last_stats
             stats["last_loop"] = {"ticks": s.ticks, "overruns": s.overruns, "max_jitter_s": round(s.max_jitter_s, 5)}
