@@ -9,8 +9,8 @@ watchdogs, and pick-and-place success over the network with faults.
 3. Watchdog trip time after a killed client (server side) and a killed server (client side),
    measured from the kill; goal: within 2 control periods plus the configured watchdog.
 4. Pick-and-place success over the network, faults on (configs/robot/sim_panda_pick_place.yaml:
-   slip, nudge, distractor, moved target, injected at the server), with rehearsal off (and on,
-   once rehearsal exists).
+   slip, nudge, distractor, moved target, injected at the server), with rehearsal off and on
+   (``gate``: a policy that fails in the twin is not sent).
 
 Timing on a shared 2-core machine is noisy: compare ratios within one run.
 
@@ -21,6 +21,7 @@ Timing on a shared 2-core machine is noisy: compare ratios within one run.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -266,28 +267,36 @@ def section_watchdogs(config: str, reps: int) -> None:
 
 
 def section_success(seeds: int) -> None:
-    print(f"\n4. pick-and-place over the network, faults on (server-side), {seeds} seeds")
+    print(f"\n4. pick-and-place over the network, faults on (server-side), {seeds} seeds per mode")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     server = start_server("configs/robot/sim_panda_pick_place.yaml", port)
-    rows = []
+    table: dict[str, list[tuple[bool, int, float, int, int]]] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for seed in range(seeds):
-                cfg = load_config(ROOT / "configs/robot/pick_place.yaml", [f"env.connect={address}",
-                                                                           f"env.seed={seed}"])
-                result = run_episode(cfg, Path(tmp) / f"seed{seed}", console=False)
-                summary = (Path(tmp) / f"seed{seed}" / "summary.json").read_text()
-                faults = summary.count('"name"')
-                rows.append((seed, result.success, result.repairs, result.wall_time_s, faults, result.failure))
-                print(f"   seed {seed:>2}: {'ok  ' if result.success else 'FAIL'} repairs {result.repairs} "
-                      f"faults {faults} {result.wall_time_s:6.1f} s {result.failure or ''}", flush=True)
+            for mode in ("off", "gate"):
+                rows = table.setdefault(mode, [])
+                for seed in range(seeds):
+                    run_dir = Path(tmp) / f"{mode}-{seed}"
+                    cfg = load_config(ROOT / "configs/robot/pick_place.yaml",
+                                      [f"env.connect={address}", f"env.seed={seed}", f"env.rehearse={mode}"])
+                    result = run_episode(cfg, run_dir, console=False)
+                    summary = json.loads((run_dir / "summary.json").read_text())
+                    faults = len(summary.get("perturbations") or [])
+                    held_back = sum(not r.get("sent", True) for r in (summary.get("stats") or {}).get("rehearsals", []))
+                    rows.append((result.success, result.repairs, result.wall_time_s, faults, held_back))
+                    print(f"   rehearsal {mode:<4} seed {seed:>2}: {'ok  ' if result.success else 'FAIL'} "
+                          f"repairs {result.repairs} faults {faults} held back {held_back} "
+                          f"{result.wall_time_s:6.1f} s {result.failure or ''}", flush=True)
     finally:
         stop_server(server)
-    wins = sum(r[1] for r in rows)
-    print(f"   rehearsal off: {wins}/{len(rows)} = {wins / max(1, len(rows)):.0%}, mean repairs "
-          f"{statistics.fmean(r[2] for r in rows):.2f}, mean wall {statistics.fmean(r[3] for r in rows):.1f} s")
-    print("   rehearsal on: not measured (rehearsal in a twin is not implemented yet)")
+    print(f"\n   {'rehearsal':<10} {'success':>9} {'repairs/ep':>11} {'faults/ep':>10} {'held back':>10} "
+          f"{'wall s/ep':>10}")
+    for mode, rows in table.items():
+        wins = sum(r[0] for r in rows)
+        print(f"   {mode:<10} {wins:>4}/{len(rows):<4} {statistics.fmean(r[1] for r in rows):>11.2f} "
+              f"{statistics.fmean(r[3] for r in rows):>10.2f} {sum(r[4] for r in rows):>10} "
+              f"{statistics.fmean(r[2] for r in rows):>10.1f}")
 
 
 def main() -> int:

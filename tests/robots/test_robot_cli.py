@@ -13,6 +13,8 @@ from robot_server_process import ROOT, Server
 
 from robots.remote import RemoteRobot
 
+pytestmark = pytest.mark.slow  # each test starts the stand-in arm server in a subprocess
+
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 

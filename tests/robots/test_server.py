@@ -23,6 +23,8 @@ from robots.real_env import RobotEnv
 from robots.remote import RemoteRobot, server_status
 from robots.wire import RemoteEmergencyStop, ServerLost, SessionLost
 
+pytestmark = pytest.mark.slow  # each test starts the stand-in arm server in a subprocess
+
 WATCHDOG_S = 2.0  # configs/robot/sim_panda.yaml
 HEARTBEAT_S = 0.05
 CONTROL = ControlConfig(workspace={"low": [0.15, -0.45, 0.0], "high": [0.85, 0.45, 0.6]}, max_speed=0.4,
