@@ -87,6 +87,11 @@ class RobotEnvConfig(StrictModel):
     def _detector(cls, v: str) -> str:
         return backend_name("detector", v)
 
+    @field_validator("rehearse", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: object) -> object:
+        return "off" if v is False else v  # YAML reads a bare `off` as false
+
     @model_validator(mode="after")
     def _one_arm(self) -> RobotEnvConfig:
         if (self.connect is None) == (self.driver is None):
