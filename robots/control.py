@@ -193,6 +193,14 @@ class Connectable(Protocol):
     def disconnect(self) -> None: ...
 
 
+@runtime_checkable
+class LatchingEStop(Protocol):
+    """Optional driver method: an e-stop latch of the driver's own (a robot server's), pressed when
+    this loop's e-stop is. Must not block."""
+
+    def estop(self, reason: str) -> None: ...
+
+
 # -- the driver thread ----------------------------------------------------------------------------
 
 
@@ -351,6 +359,8 @@ class SafeRobot:
         reason = self._estop_reason
         if reason is None:
             return
+        if isinstance(self.driver, LatchingEStop):  # e.g. a robot server: latch there too
+            self.driver.estop(reason)
         stop_note = self._halt()
         error = EmergencyStop(f"emergency stop ({reason}): the arm was stopped; call reset_estop() to move again",
                               reason=reason)

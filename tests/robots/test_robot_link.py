@@ -11,6 +11,7 @@ import time
 import pytest
 
 from robots.base import GripperState, Motion
+from robots.control import ControlConfig, EmergencyStop, SafeRobot
 from robots.errors import Unreachable
 from robots.remote import RemoteRobot, server_status
 from robots.server import RobotServer, ServerConfig
@@ -165,3 +166,14 @@ def test_an_estop_at_the_server_reaches_the_client(link) -> None:
     assert arm.stops >= 1
     remote.reset_estop()
     assert remote.move_ee((0.4, 0.0, 0.3)).reached
+
+
+def test_the_control_loops_estop_latches_at_the_server_too(link) -> None:
+    _, server, remote = link
+    safe = SafeRobot(remote, ControlConfig(workspace={"low": [0.0, -0.5, 0.0], "high": [0.8, 0.5, 0.7]}))
+    safe.connect()
+    safe.estop("operator at the client")
+    with pytest.raises(EmergencyStop):
+        safe.move_ee((0.4, 0.0, 0.3))
+    time.sleep(0.05)
+    assert server_status(server.config.bind)["estop"] == "operator at the client"
