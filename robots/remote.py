@@ -5,7 +5,9 @@ it unchanged.
 Its own watchdog: an I/O thread sends a heartbeat every ``heartbeat_s`` and notes every message
 from the server (replies and the server's heartbeats); a call waiting for its reply fails with
 :class:`~robots.wire.ServerLost` as soon as the server has been silent for ``watchdog_s``, and
-every later call fails the same way until :meth:`connect` is called again. A reconnect uses a
+every later call fails the same way until :meth:`connect` is called again. For a slow call that
+moves nothing (a simulated scene reset, a camera frame) the server sends a ``busy`` notice first and
+the watchdog allows the silence it announces. A reconnect uses a
 fresh socket, so nothing queued for a dead server reaches a restarted one.
 
 E-stop: :meth:`estop` latches here and tells the server; an e-stop latched at the server arrives
@@ -62,6 +64,7 @@ class RemoteRobot:
         self._ctx = zmq.Context()
         self._ids = itertools.count(1)
         self._pending: dict[int, Future[dict[str, Any]]] = {}
+        self._allowed_silence: dict[int, float] = {}  # request id -> seconds, from the server's busy notice
         self._lock = threading.Lock()
         self._local = threading.local()
         self._pushes: list[zmq.Socket] = []
@@ -183,6 +186,8 @@ class RemoteRobot:
             self._server_estop = str(reason)
         elif message["kind"] == "heartbeat":
             self._server_estop = None
+        if message["kind"] == "busy":
+            self._allowed_silence[int(message.get("id") or 0)] = float(message.get("allow_s") or 0.0)
         if message["kind"] == "reply":
             with self._lock:
                 future = self._pending.pop(int(message.get("id") or 0), None)
@@ -219,13 +224,16 @@ class RemoteRobot:
             except FutureTimeout:
                 now = time.monotonic()
                 silent = now - self._last_server
-                if silent > self.watchdog_s or now > limit:
+                allowed = max(self.watchdog_s, self._allowed_silence.get(request_id, 0.0))
+                if silent > allowed or now > limit:
                     with self._lock:
                         self._pending.pop(request_id, None)
-                    why = (f"no message from {self.address} for {silent:.3f} s (watchdog {self.watchdog_s} s)"
-                           if silent > self.watchdog_s else f"no reply to {op} within {now - limit:.1f} s")
+                    self._allowed_silence.pop(request_id, None)
+                    why = (f"no message from {self.address} for {silent:.3f} s (watchdog {allowed} s)"
+                           if silent > allowed else f"no reply to {op} within its time limit")
                     self._lost = why
                     raise ServerLost(f"the robot server stopped answering during {op}: {why}") from None
+        self._allowed_silence.pop(request_id, None)
         if not reply.get("ok"):
             raise error_from_wire(dict(reply.get("error") or {}))
         return reply.get("result")

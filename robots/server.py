@@ -41,6 +41,10 @@ ROBOT_METHODS = ("joint_positions", "ee_pose", "reachable", "move_ee", "open_gri
                  "gripper_width", "holding", "grasped_id", "home", "at_home", "stop")
 CAPABILITIES = ("gripper_state", "scene_reset", "scene_truth", "scene_events", "camera_frame", "camera_names")
 MOTION = ("move_ee", "open_gripper", "close_gripper", "home", "scene_reset")
+# Calls that may keep the driver's process busy (and Python's GIL held) for long stretches; the
+# server announces them with a ``busy`` message so the client's watchdog allows that much silence.
+# None of them moves the arm.
+SLOW_S = {"scene_reset": 30.0, "camera_frame": 10.0}
 
 
 class ServerConfig(StrictModel):
@@ -249,6 +253,9 @@ class RobotServer:
                 self._stop_arm()
                 self._send(self._reply(identity, message, None))
             else:
+                if method in SLOW_S:
+                    self._send([identity, pack({"kind": "busy", "id": message.get("id"), "allow_s": SLOW_S[method],
+                                                "estop": self._estop})])
                 self._calls.put((identity, message))
         else:
             self._send(self._reply(identity, message, error=WireError(f"unknown op {op!r}")))

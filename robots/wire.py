@@ -6,6 +6,8 @@ Every message is one msgpack map with ``v`` (schema version, :data:`VERSION`) an
   ``hello``; "" for ``hello``/``status``/``estop``), ``op`` (str), ``args`` (map).
 - ``reply`` (server -> client): ``id`` of the request, ``ok`` (bool), ``result`` (any msgpack
   value) or ``error`` (map: ``type``, ``message``, ``fields``), ``estop`` (latched reason or nil).
+- ``busy`` (server -> client, before a slow call that moves nothing, e.g. ``scene_reset``): ``id``
+  of the request, ``allow_s`` (seconds of silence the client's watchdog allows until its reply).
 - ``heartbeat`` (both ways, every ``heartbeat_s``): ``session``, ``time`` (sender's monotonic
   seconds), ``estop`` (latched reason or nil; the server's view travels to the client).
 
