@@ -117,8 +117,11 @@ def assemble(env: Environment, agent: AgentConfig, sandbox: SandboxConfig, log: 
     kit = kit_of(env)
     log.redact = env.primitives().redact
     parts = build_parts(agent, kit, models or {}, policy, model)
-    return Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
-                 Sandbox(max_steps=sandbox.max_steps, timeout_s=sandbox.timeout_s),
+    runner = Sandbox(max_steps=sandbox.max_steps, timeout_s=sandbox.timeout_s)
+    wrap_sandbox = getattr(env, "wrap_sandbox", None)  # a robot cell may rehearse policies in a twin first
+    if wrap_sandbox is not None:
+        runner = wrap_sandbox(runner)
+    return Agent(parts.planner, parts.writer, parts.repairer, parts.monitor, runner,
                  LoopBudgets(agent.repair_budget, agent.replan_budget, agent.max_subgoals), log)
 
 

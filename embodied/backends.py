@@ -21,6 +21,8 @@ ENVS.register("tabletop", "sim.tabletop.env:TabletopEnv", config="sim.tabletop.c
               summary="PyBullet table with a Franka Panda and configurable objects")
 ENVS.register("gui", "sim.gui.env:GuiAgentEnv", config="sim.gui.config:GuiConfig",
               summary="a screen (desktop, browser, MiniWoB++, Android) driven through GUI primitives")
+ENVS.register("robot", "robots.real_env:RobotEnv", config="robots.real_env:RobotEnvConfig",
+              summary="a real (or stand-in) arm through SafeRobot, locally or at a robot server, with cameras")
 
 GUIS = _make("gui")
 GUIS.register("desktop", "sim.gui.desktop:DesktopEnv", config="sim.gui.desktop:DesktopOptions",
@@ -34,6 +36,19 @@ GUIS.register("android", "sim.gui.android:AndroidEnv", config="sim.gui.android:A
 
 ROBOTS = _make("robot")
 ROBOTS.register("panda", "robots.panda:PandaArm", summary="Franka Panda in PyBullet")
+
+DRIVERS = _make("driver")
+DRIVERS.register("sim_panda", "robots.sim_arm:RealtimeSimPanda",
+                 summary="the PyBullet Panda in real time as a stand-in arm (for the robot server)")
+DRIVERS.register("xarm", "robots.drivers.xarm:XArmDriver",
+                 summary="UFACTORY xArm + xArm Gripper via xarm-python-sdk (extra: xarm; not tested on hardware)")
+
+CAMERAS = _make("camera")
+CAMERAS.register("remote", "robots.cameras:RemoteCamera", summary="a camera attached to the robot server")
+CAMERAS.register("opencv", "robots.cameras:OpenCVCamera", summary="any cv2.VideoCapture device (RGB)")
+CAMERAS.register("realsense", "robots.cameras:RealSenseCamera",
+                 summary="Intel RealSense RGB-D via pyrealsense2 (extra: realsense)")
+CAMERAS.register("pybullet", "robots.cameras:PyBulletCamera", summary="a rendered camera on a PyBullet client")
 
 DETECTORS = _make("detector")
 DETECTORS.register("rgbd", "perception.detection:RGBDDetector",

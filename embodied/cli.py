@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="re-run an episode from its run directory and compare with the original")
     replay.add_argument("episode_dir", type=Path)
+
+    from robots.cli import add_parser as add_robot_parser
+
+    add_robot_parser(sub)
     return p
 
 
@@ -116,6 +120,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return replay_command(args.episode_dir)
 
 
+def _cmd_robot(args: argparse.Namespace) -> int:
+    from robots.cli import command
+
+    return command(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -123,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list, "sweep": _cmd_sweep,
-                "report": _cmd_report, "replay": _cmd_replay}
+                "report": _cmd_report, "replay": _cmd_replay,
+                "robot": _cmd_robot}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -414,6 +414,12 @@ class TimelineRenderer:
         details = ev.get("goal_details")
         extra = f'<div class="small">goal ({_e(ev.get("goal_source", ""))}): {_e(_short(details, 400))}</div>' \
             if details else ""
+        for i, rec in enumerate((ev.get("stats") or {}).get("rehearsals") or [], 1):  # robots/rehearsal.py
+            twin = "not rehearsed" if not rec.get("rehearsed") else ("passed" if rec.get("twin_ok") else "failed")
+            gap = rec.get("max_error_m")
+            seen = f", twin vs cameras after: {gap * 100:.1f} cm" if isinstance(gap, int | float) else ""
+            extra += (f'<div class="small">rehearsal {i} ({_e(rec.get("mode"))}): twin {twin}, '
+                      f'{"sent to the arm" if rec.get("sent") else "not sent"}{seen}</div>')
         return (f'<div class="ev {"good" if ok else "bad"}">{self._t(ev)} <b>{"SUCCESS" if ok else "FAILURE"}</b>'
                 f'{why}{extra}</div>')
 

@@ -25,6 +25,30 @@ class Motion:
     steps: int
 
 
+@dataclass(frozen=True)
+class GripperState:
+    """What a parallel gripper reports about itself; the skills decide "holding" from it.
+
+    ``width_m``: finger gap in metres. ``closed``: the last command was a close (grip), not an
+    open; a gap is only evidence of an object between closed fingers. ``force_n``: squeezing
+    force per finger in newtons as the hardware measures it (motor current or a force sensor);
+    None when it cannot. ``object_detected``: the gripper's own grasp flag (many grippers report
+    "stopped on an object"); None when it has none.
+    """
+
+    width_m: float
+    closed: bool
+    force_n: float | None = None
+    object_detected: bool | None = None
+
+
+@runtime_checkable
+class GripperSensing(Protocol):
+    """Optional driver method: a fuller gripper report than :meth:`Robot.gripper_width`."""
+
+    def gripper_state(self) -> GripperState: ...
+
+
 @runtime_checkable
 class Robot(Protocol):
     """An arm with a parallel gripper, commanded in Cartesian space."""
@@ -66,7 +90,9 @@ class Robot(Protocol):
         ...
 
     def holding(self) -> bool:
-        """Whether an object is held, judged from finger contacts and width only."""
+        """The driver's own judgement whether an object is held (finger contacts, width). The
+        skills do not rely on it: they judge from :class:`GripperState` (see
+        :func:`gripper_state`)."""
         ...
 
     def grasped_id(self) -> int | None:
@@ -89,3 +115,11 @@ class Robot(Protocol):
     def close(self) -> None:
         """Release resources (connections, helper simulators)."""
         ...
+
+
+def gripper_state(robot: Robot, closed: bool) -> GripperState:
+    """The robot's :class:`GripperState` when it reports one, else one built from its width alone.
+    ``closed`` is what the caller last commanded, used when the robot does not report it."""
+    if isinstance(robot, GripperSensing):
+        return robot.gripper_state()
+    return GripperState(width_m=float(robot.gripper_width()), closed=closed)

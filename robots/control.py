@@ -53,7 +53,7 @@ from pydantic import Field, model_validator
 
 from embodied.config import StrictModel
 from embodied.errors import EmbodiedError, EpisodeAborted
-from robots.base import Motion, Robot
+from robots.base import GripperSensing, GripperState, Motion, Robot
 from robots.errors import InvalidArgument, Unreachable
 
 __all__ = ["AlreadyConnected", "ControlConfig", "ControlledMotion", "DriverFault", "EmergencyStop", "LoopStats",
@@ -193,6 +193,14 @@ class Connectable(Protocol):
     def disconnect(self) -> None: ...
 
 
+@runtime_checkable
+class LatchingEStop(Protocol):
+    """Optional driver method: an e-stop latch of the driver's own (a robot server's), pressed when
+    this loop's e-stop is. Must not block."""
+
+    def estop(self, reason: str) -> None: ...
+
+
 # -- the driver thread ----------------------------------------------------------------------------
 
 
@@ -259,6 +267,7 @@ class SafeRobot:
         self._fault: WatchdogTimeout | None = None
         self._estop_reason: str | None = None  # set by estop(): a plain attribute, safe in a signal handler
         self._closed = False
+        self._gripper_closed = False  # last gripper command sent was a close
 
     # -- connection -------------------------------------------------------------------------
 
@@ -350,6 +359,8 @@ class SafeRobot:
         reason = self._estop_reason
         if reason is None:
             return
+        if isinstance(self.driver, LatchingEStop):  # e.g. a robot server: latch there too
+            self.driver.estop(reason)
         stop_note = self._halt()
         error = EmergencyStop(f"emergency stop ({reason}): the arm was stopped; call reset_estop() to move again",
                               reason=reason)
@@ -426,6 +437,12 @@ class SafeRobot:
 
     def holding(self) -> bool:
         return self._call(self.driver.holding, "holding", self.config.watchdog_s)
+
+    def gripper_state(self) -> GripperState:
+        """The driver's gripper report when it has one, else its width and the last command sent."""
+        if isinstance(self.driver, GripperSensing):
+            return self._call(self.driver.gripper_state, "gripper_state", self.config.watchdog_s)
+        return GripperState(width_m=float(self.gripper_width()), closed=self._gripper_closed)
 
     def grasped_id(self) -> int | None:
         return self._call(self.driver.grasped_id, "grasped_id", self.config.watchdog_s)
@@ -583,11 +600,13 @@ class SafeRobot:
     def open_gripper(self, width: float | None = None) -> float:
         self._guard()
         self._check_estop()
+        self._gripper_closed = False
         return self._call(lambda: self.driver.open_gripper(width), "open_gripper", self.config.blocking_timeout_s)
 
     def close_gripper(self, force: float | None = None) -> float:
         self._guard()
         self._check_estop()
+        self._gripper_closed = True
         return self._call(lambda: self.driver.close_gripper(force), "close_gripper", self.config.blocking_timeout_s)
 
     def home(self) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from robots.base import Motion
+from robots.base import GripperState, Motion
 from robots.errors import InvalidArgument, Unreachable
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
@@ -128,6 +128,7 @@ class PandaArm:
         self._rest = [*REST, FINGER_OPEN, FINGER_OPEN]
         self._damping = [IK_DAMPING] * 9
         self._kin_q: list[float] = []  # joints the kinematic copy is set to
+        self._gripper_closed = False  # last gripper command was a close
 
     # -- state ------------------------------------------------------------------------------
 
@@ -142,6 +143,14 @@ class PandaArm:
     def gripper_width(self) -> float:
         states = p.getJointStates(self.body, FINGER_JOINTS, physicsClientId=self.client)
         return float(states[0][0] + states[1][0])
+
+    def gripper_state(self) -> GripperState:
+        """Width, the last command, and the squeeze: the smaller of the two finger motors' applied
+        forces (newtons), as a real gripper's motor current would report it."""
+        states = p.getJointStates(self.body, FINGER_JOINTS, physicsClientId=self.client)
+        force = min(abs(s[3]) for s in states)
+        return GripperState(width_m=float(states[0][0] + states[1][0]), closed=self._gripper_closed,
+                            force_n=float(force))
 
     def grasped_id(self) -> int | None:
         if self.gripper_width() < MIN_HELD_WIDTH:
@@ -227,22 +236,29 @@ class PandaArm:
         options = [y for y in options if abs(y) <= MAX_YAW]
         return min(options, key=lambda y: abs(y - current))
 
-    def plan_line(self, position: Sequence[float], yaw: float | None, speed: float) -> list[Waypoint]:
+    def plan_line(self, position: Sequence[float], yaw: float | None, speed: float,
+                  start_at: Waypoint | None = None, smooth: bool = True) -> list[Waypoint]:
         """Joint waypoints (one per ``IK_EVERY`` steps) along the straight line from the current
-        grasp point to ``position``, with a smooth start and stop whose peak speed is ``speed``
-        m/s. Raises ``Unreachable`` if any waypoint is."""
+        grasp point (or from ``start_at``, a waypoint already commanded: streaming setpoints) to
+        ``position``, with a smooth start and stop whose peak speed is ``speed`` m/s (``smooth``
+        False: constant speed, for a stream of short segments). Raises ``Unreachable`` if any
+        waypoint is."""
         self._check_workspace(position)
-        start, yaw0 = self.ee_pose()
+        if start_at is not None and start_at.position is not None and start_at.yaw is not None:
+            start, yaw0, seed = start_at.position, start_at.yaw, list(start_at.joints)
+        else:
+            start, yaw0 = self.ee_pose()
+            seed = self.joint_positions()
         yaw1 = yaw0 if yaw is None else self._choose_yaw(yaw, yaw0)
         dist = float(np.linalg.norm(np.subtract(position, start)))
         # Smoothstep timing: peak speed 1.5x the mean, so the mean is speed / 1.5.
-        duration = max(1.5 * dist / speed, 1.5 * abs(yaw1 - yaw0) / 2.0, IK_EVERY * self.dt)
+        stretch = 1.5 if smooth else 1.0
+        duration = max(stretch * dist / speed, stretch * abs(yaw1 - yaw0) / 2.0, IK_EVERY * self.dt)
         n = max(1, math.ceil(duration / (IK_EVERY * self.dt)))
-        seed = self.joint_positions()
         path: list[Waypoint] = []
         for i in range(1, n + 1):
             t = i / n
-            s = t * t * (3 - 2 * t)
+            s = t * t * (3 - 2 * t) if smooth else t
             point = [a + s * (b - a) for a, b in zip(start, position)]
             q, residual, angle = self._ik(point, yaw0 + s * (yaw1 - yaw0), seed)
             if not self._ok(residual, angle):
@@ -371,6 +387,7 @@ class PandaArm:
         gap = 2 * FINGER_OPEN if width is None else width
         if not 0.0 <= gap <= 2 * FINGER_OPEN:
             raise InvalidArgument(f"gripper width must be in [0, {2 * FINGER_OPEN}] m, got {width}")
+        self._gripper_closed = False
         self._command_fingers(gap / 2, self.gripper_force)
         return self._wait_fingers(lambda prev, now: abs(now - gap) <= 0.002 or (now < gap and abs(now - prev) < 1e-4))
 
@@ -378,6 +395,7 @@ class PandaArm:
         force = self.gripper_force if force is None else force
         if not force > 0.0:
             raise InvalidArgument(f"gripper force must be > 0 N, got {force}")
+        self._gripper_closed = True
         self._command_fingers(0.0, force)
         still = FINGER_SPEED * IK_EVERY * self.dt * 0.05  # metres per chunk: the fingers have stopped
         return self._wait_fingers(lambda prev, width: width < MIN_HELD_WIDTH or abs(prev - width) < still)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Protocol
 
 from embodied import naming
 from embodied.primitives import PrimitiveSet
 from embodied.types import SceneObject
-from robots.base import Robot
+from robots.base import GripperState, Robot, gripper_state
 from robots.errors import (
     PRIMITIVE_ERRORS,
     GraspMissed,
@@ -50,6 +51,36 @@ UNSURE = 0.5  # detection confidence below which the skills look again with the 
 OPEN_MARGIN = 0.025  # metres of gap beyond the object's width when opening to grasp or release
 FINGER_WIDTH = 0.02  # metres: outer extent of a finger beyond the gap, for clearance checks
 SQUARE = 0.005  # metres: a footprint this close to square may be grasped across either side
+MIN_CLOSED_GAP = 0.005  # metres: closed fingers nearer than this hold nothing
+HELD_WIDTH_SHARE = 0.5  # closed on less than this share of the object's expected width: it is not between them
+MIN_GRIP_FORCE = 2.0  # newtons per finger: a measured squeeze below this holds nothing
+
+
+@dataclass(frozen=True)
+class HeldObject:
+    """What the skills picked: the agent's name for it, the grasp height above its bottom (m), the
+    gap it was grasped with (m) and its width across the fingers (m)."""
+
+    name: str
+    hang: float
+    gap: float
+    width: float
+
+
+def grip_holds(state: GripperState, expected_width: float | None = None, grasped_id: int | None = None) -> bool:
+    """Whether a gripper holds something, from what it reports: closed fingers stopped apart
+    (about the object's width when it is known), a squeeze when the gripper measures force, its own
+    grasp flag when it has one. ``grasped_id`` (a simulator's or a smart gripper's identification)
+    is extra evidence only: it can confirm a grasp, never stands in for the gripper's report."""
+    if not state.closed:
+        return False
+    floor = MIN_CLOSED_GAP if expected_width is None else max(MIN_CLOSED_GAP, HELD_WIDTH_SHARE * expected_width)
+    evidence = state.width_m >= floor
+    if state.force_n is not None:
+        evidence = evidence and state.force_n >= MIN_GRIP_FORCE
+    if state.object_detected is not None:
+        evidence = evidence and state.object_detected
+    return evidence or (grasped_id is not None and state.width_m >= MIN_CLOSED_GAP)
 
 
 class PerturbationHooks(Protocol):
@@ -139,8 +170,8 @@ class TabletopSkills:
         self._objects = objects
         self._perturb = perturb or NoPerturbations()
         self._name_of = name_of or (lambda _body: None)
-        # body id -> (agent's name, grasp height above its bottom in m, gripper gap it was grasped with in m)
-        self._held: dict[int, tuple[str, float, float]] = {}
+        self._held: HeldObject | None = None
+        self._closed = False  # last gripper command the skills sent was a close
 
     @property
     def primitives(self) -> PrimitiveSet:
@@ -273,7 +304,7 @@ class TabletopSkills:
         its centre in metres; speed: fraction (0, 1] of the default speed. Raises GraspMissed when the
         gripper closes on nothing, Unreachable when the object is out of reach."""
         v = self._speed(speed)
-        if self.robot.holding():
+        if self._gripping():
             raise InvalidArgument(f"already holding {self.holding()!r}: place it before picking {name!r}")
         obj = self._find(name)
         scene = self._scene()  # after _find: it may have gone home to look again
@@ -289,23 +320,22 @@ class TabletopSkills:
         safe_z = self._safe_z(scene)
         lift_z = max(safe_z, grasp_z + LIFT)
         self._check_reach((x, y, safe_z), (x, y, grasp_z), yaw=yaw)
-        if abs(self.robot.gripper_width() - gap) > 0.003:
-            self.robot.open_gripper(gap)
+        if self._closed or abs(self.robot.gripper_width() - gap) > 0.003:
+            self._open(gap)
         self._transit(x, y, safe_z, yaw, v)
         self._perturb.before_pick(obj.name, (x, y, obj.position[2]))
         self._move((x, y, grasp_z), yaw, v * DESCEND_SPEED, stop_on_contact=False)
-        self.robot.close_gripper()
-        if not self.robot.holding():
-            self.robot.open_gripper()
+        self._close()
+        if not self._gripping(width):
+            self._open()
             self._move((x, y, safe_z), None, v)
             raise GraspMissed(f"the gripper closed on nothing at ({x:.3f}, {y:.3f}, {grasp_z:.3f}) while picking "
                               f"{obj.name}: it may have moved; detect it again")
         self._move((x, y, lift_z), None, v * DESCEND_SPEED)
-        held = self.robot.grasped_id()
-        if held is None:
-            self.robot.open_gripper()
+        if not self._gripping(width):
+            self._open()
             raise GraspMissed(f"{obj.name} slipped out of the gripper while lifting")
-        self._held = {held: (obj.name, grasp_z - bottom, gap)}
+        self._held = HeldObject(obj.name, grasp_z - bottom, gap, width)
         return True
 
     def place_on(self, name: str, dx: float = 0.0, dy: float = 0.0, speed: float = 1.0) -> bool:
@@ -329,23 +359,39 @@ class TabletopSkills:
         self._require_held()
         return self._place(float(x), float(y), 0.0, None, v)
 
+    def _gripping(self, expected_width: float | None = None) -> bool:
+        """Whether the gripper holds something, judged by :func:`grip_holds` against the width of
+        what the skills picked (``expected_width``, else the held object's)."""
+        if expected_width is None and self._held is not None:
+            expected_width = self._held.width
+        state = gripper_state(self.robot, self._closed)
+        if not state.closed:
+            return False
+        return grip_holds(state, expected_width, self.robot.grasped_id())
+
+    def _close(self) -> None:
+        self._closed = True
+        self.robot.close_gripper()
+
+    def _open(self, width: float | None = None) -> None:
+        self._closed = False
+        self.robot.open_gripper(width)
+
     def _require_held(self) -> str | None:
-        if not self.robot.holding():
-            self._held = {}
+        if not self._gripping():
+            self._held = None
             raise ObjectDropped("nothing is held: pick an object first (it may have been dropped)")
         return self.holding()
 
     def _hang(self) -> float:
-        body = self.robot.grasped_id()
-        if body is not None and body in self._held:
-            return self._held[body][1]
+        if self._held is not None:
+            return self._held.hang
         return 0.04  # unknown object: assume a typical block
 
     def _release_gap(self) -> float:
         """Open just wide enough to let go, so the fingers do not sweep neighbours (or bowl walls)."""
-        body = self.robot.grasped_id()
-        if body is not None and body in self._held:
-            return self._held[body][2]
+        if self._held is not None:
+            return self._held.gap
         return MAX_OPEN
 
     def _place(self, x: float, y: float, support: float, target: str | None, v: float) -> bool:
@@ -355,14 +401,14 @@ class TabletopSkills:
         contact_z = support + hang
         self._check_reach((x, y, safe_z), (x, y, contact_z))
         self._transit(x, y, safe_z, None, v, midway=lambda: self._perturb.during_transport((x, y, support)))
-        if not self.robot.holding():
-            self._held = {}
+        if not self._gripping():
+            self._held = None
             raise ObjectDropped(f"the object was lost in transport before reaching ({x:.3f}, {y:.3f})")
         self._perturb.before_place(target, (x, y, support))
         if not self._move((x, y, contact_z + 0.02), None, v, stop_on_contact=True):
             self._move((x, y, max(contact_z - PLACE_SLACK, 0.0)), None, min(PLACE_SPEED, v), stop_on_contact=True)
-        self.robot.open_gripper(self._release_gap())
-        self._held = {}
+        self._open(self._release_gap())
+        self._held = None
         (cx, cy, cz), _ = self.robot.ee_pose()
         self._move((cx, cy, max(safe_z, cz + 0.05)), None, v)
         return True
@@ -379,7 +425,7 @@ class TabletopSkills:
         """Push the named object along the table by (dx, dy) metres with the fingertips, from the
         opposite side; returns its new [x, y, z] centre (expect about 1 cm of error)."""
         v = self._speed(speed)
-        if self.robot.holding():
+        if self._gripping():
             raise InvalidArgument(f"holding {self.holding()!r}: place it before pushing")
         obj = self._find(name)
         scene = self._scene()
@@ -405,7 +451,7 @@ class TabletopSkills:
         across = abs(ux * s - uy * c) * obj.size[0] + abs(ux * c + uy * s) * obj.size[1]  # width across the push
         safe_z = self._safe_z(scene)
         self._check_reach((start[0], start[1], safe_z), (start[0], start[1], z), (end[0], end[1], z), yaw=yaw)
-        self.robot.open_gripper(min(PUSH_SPREAD * across, PUSH_MAX_SPREAD))
+        self._open(min(PUSH_SPREAD * across, PUSH_MAX_SPREAD))
         self._transit(start[0], start[1], safe_z, yaw, v)
         if self._move((start[0], start[1], z), None, v * DESCEND_SPEED, stop_on_contact=True):
             raise MotionBlocked(f"something is in the way at ({start[0]:.3f}, {start[1]:.3f}) behind {obj.name}")
@@ -417,27 +463,27 @@ class TabletopSkills:
 
     def open_gripper(self) -> None:
         """Open the gripper fully (drops whatever is held)."""
-        self.robot.open_gripper()
-        self._held = {}
+        self._open()
+        self._held = None
 
     def close_gripper(self) -> bool:
         """Close the gripper where it is; returns True if it holds something."""
-        self.robot.close_gripper()
-        return self.robot.holding()
+        self._close()
+        return self._gripping()
 
     def holding(self) -> str | None:
         """Name of the object between the fingers (from finger contacts), or None."""
-        body = self.robot.grasped_id()
-        if body is None:
+        if not self._gripping():
             return None
-        if body in self._held:
-            return self._held[body][0]
-        return self._name_of(body) or "unknown object"
+        if self._held is not None:
+            return self._held.name
+        body = self.robot.grasped_id()
+        return (self._name_of(body) if body is not None else None) or "unknown object"
 
     def home(self) -> None:
         """Raise the gripper and return to the home pose, out of the camera's view of the table."""
         (x, y, z), _ = self.robot.ee_pose()
-        safe_z = MIN_SAFE_Z + (self._hang() if self.robot.holding() else 0.0)
+        safe_z = MIN_SAFE_Z + (self._hang() if self._gripping() else 0.0)
         if z < safe_z - 0.005:
             self._move((x, y, safe_z), None, self.robot.max_speed)
         self.robot.home()

@@ -23,11 +23,20 @@ What a driver implements, in the cell's world frame (metres, radians, seconds):
   ``stop`` (hold position; must be safe to call at any time, including from a second thread after
   the driver stopped answering), ``close``; and the attribute ``max_speed`` (m/s, the arm's own
   limit: the loop uses the tighter of it and its config).
+- Optionally ``gripper_state() -> GripperState`` (:class:`robots.base.GripperSensing`): width, the
+  last command, and the squeeze (force or motor current) when the gripper measures it. The skills
+  judge a grasp from it (closed fingers stopped about the object's width apart, a squeeze if
+  measured); ``grasped_id`` may always be None. Without it they use ``gripper_width`` alone.
 - Optionally ``connect()`` / ``disconnect()`` (:class:`robots.control.Connectable`): opening and
   closing the link to the controller. ``SafeRobot.connect`` calls them and guards every other call.
 
 Errors: raise the typed errors of :mod:`robots.errors` for failures the agent can react to; any
 other exception is translated by the control loop into :class:`robots.control.DriverFault`.
+Drivers here: :mod:`robots.drivers.xarm` (UFACTORY xArm); :mod:`robots.sim_arm` is the PyBullet
+Panda behaving like one. Any driver registered as kind ``driver`` can be served over the network
+(``embodied robot serve``, :mod:`robots.server`) and used remotely through
+:class:`robots.remote.RemoteRobot`, which is itself a ``Robot``.
+
 Check a new driver with ``isinstance(driver, robots.base.Robot)`` and run it under ``SafeRobot``
 in a free workspace with a low ``max_speed`` first.
 """
