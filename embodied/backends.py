@@ -114,3 +114,7 @@ def registry(kind: str) -> Registry:
 
 def kinds() -> list[str]:
     return sorted(_REGISTRIES)
+
+COMMANDS = _make("command")
+COMMANDS.register("robot", "robots.cli:main",
+                  summary="real robots: serve a driver, run an episode, calibrate cameras (embodied robot --help)")

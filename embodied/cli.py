@@ -61,9 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="re-run an episode from its run directory and compare with the original")
     replay.add_argument("episode_dir", type=Path)
 
-    from robots.cli import add_parser as add_robot_parser
-
-    add_robot_parser(sub)
+    # Commands of backend packages (e.g. `embodied robot`), by registry name: their own parsers,
+    # loaded only when the command runs, so other commands import none of their code.
+    for entry in backends.registry("command"):
+        extra = sub.add_parser(entry.name, help=entry.summary, add_help=False)
+        extra.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
 
@@ -120,22 +122,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return replay_command(args.episode_dir)
 
 
-def _cmd_robot(args: argparse.Namespace) -> int:
-    from robots.cli import command
-
-    return command(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    handlers = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list, "sweep": _cmd_sweep,
-                "report": _cmd_report, "replay": _cmd_replay,
-                "robot": _cmd_robot}
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = backends.registry("command")
     try:
+        if argv and argv[0] in commands:  # a backend package's command parses its own arguments
+            return commands.get(argv[0])(argv[1:])
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        handlers = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list, "sweep": _cmd_sweep,
+                    "report": _cmd_report, "replay": _cmd_replay}
         return handlers[args.command](args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

@@ -36,6 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     calibrate.add_argument("config", type=Path, help="calibration config (board, camera, poses, output)")
 
 
+def main(argv: list[str]) -> int:
+    """``embodied robot ...``: parse ``argv`` (what follows ``robot``) and run the subcommand."""
+    parser = argparse.ArgumentParser(prog="embodied")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return command(parser.parse_args(["robot", *argv]))
+
+
 def command(args: argparse.Namespace) -> int:
     handlers = {"serve": _serve, "run": _run, "calibrate": _calibrate}
     return handlers[args.robot_command](args)

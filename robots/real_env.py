@@ -189,6 +189,8 @@ class RobotEnv:
 
     domain = "tabletop"
 
+    deterministic = False  # a physical cell: a reset cannot put the world back exactly
+
     def __init__(self, config: RobotEnvConfig, detector: ObjectDetector | None = None,
                  confirm: Callable[[str], bool] | None = None, dry_run: bool = False,
                  base_dir: Path | None = None) -> None:
@@ -309,7 +311,7 @@ class RobotEnv:
         (x, y, z), yaw = robot.ee_pose()
         gripper = {"position": [round(x, 4), round(y, 4), round(z, 4)], "yaw": round(yaw, 4),
                    "width": round(robot.gripper_width(), 4), "holding": self.skills.holding()}
-        return Observation(objects=objects, images=images, cameras=cameras, text=label, gripper=gripper)
+        return Observation(objects=objects, images=images, cameras=cameras, label=label, gripper=gripper)
 
     # -- agent API --------------------------------------------------------------------------
 

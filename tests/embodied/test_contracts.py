@@ -52,7 +52,19 @@ def _gui_env() -> Any:
                        gui=ScriptedScreen(page()))
 
 
-ENVS: dict[str, Callable[[], Any]] = {"tabletop": _tabletop_env, "gui": _gui_env}
+def _robot_env() -> Any:
+    """A robot cell with the real-time stand-in arm as an in-process driver."""
+    from embodied.config import load_config
+    from perception.detection import RGBDDetector
+    from robots.real_env import RobotEnv
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    cfg = load_config(configs / "robot" / "stack.yaml",
+                      ["env.connect=null", "env.driver={kind: sim_panda, options: {scene: ../tabletop/stack.yaml}}"])
+    return RobotEnv(cfg.env, RGBDDetector(), base_dir=configs / "robot", confirm=lambda plan: True)
+
+
+ENVS: dict[str, Callable[[], Any]] = {"tabletop": _tabletop_env, "gui": _gui_env, "robot": _robot_env}
 # What each kit's rule planner is asked, on what it sees.
 SCENES: dict[str, tuple[str, Callable[[], Observation]]] = {
     "tabletop": ("put the red block on the blue block, then the green block next to it", main_scene),
@@ -81,7 +93,7 @@ def test_kit_plan_schema_accepts_its_examples_and_refuses_other_actions(name: st
             jsonschema.validate({"subgoals": extra}, schema)
 
 
-SLOW_ENVS = {"tabletop"}  # physics settling and camera rendering: seconds per reset
+SLOW_ENVS = {"tabletop", "robot"}  # physics settling and camera rendering: seconds per reset
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_ENVS else n
@@ -150,6 +162,7 @@ def test_planner_contract(name: str, domain: str) -> None:
 
 def test_every_kind_has_a_contract_test() -> None:
     tested = {"env", "robot", "domain", "monitor", "planner", "model"}
-    composed = {"writer", "repairer", "executor", "gui", "detector"}  # checked through the loop tests
+    composed = {"writer", "repairer", "executor", "gui", "detector", "command",
+                "camera", "driver"}  # cameras and drivers: tests/robots (test_cameras, test_xarm_driver, test_server)  # checked through the loop tests
     assert set(backends.kinds()) <= tested | composed, set(backends.kinds()) - tested - composed
     assert AgentConfig().monitors is None  # a config without monitors gets the kit's

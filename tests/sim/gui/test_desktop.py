@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -87,21 +86,17 @@ def test_typed_value_with_round_letters_is_read_as_the_fields_text(desktop: Desk
         time.sleep(0.35)
 
 
-def test_step_latency(desktop: DesktopEnv, tmp_path: Path) -> None:
-    """One step = an action plus the next observation (screenshot, OCR of what changed, shapes).
-    Target: <= 300 ms."""
+def test_tap_then_observe_sees_the_change(desktop: DesktopEnv, tmp_path: Path) -> None:
+    """One step = an action plus the next observation; its time is measured by
+    benchmarks/miniwob.py --desktop, not here. Here: each observation shows the tap's effect."""
     desktop.relaunch(FORM.format(out=tmp_path / "f.json"))
     skills = GuiSkills(desktop)
     box = skills.find("I agree checkbox")
-    times = []
-    for _ in range(6):
-        t0 = time.perf_counter()
+    states = []
+    for _ in range(2):
         desktop.tap(*box["center"])
-        desktop.observe()
-        times.append(time.perf_counter() - t0)
-    median = statistics.median(times)
-    print(f"desktop tap+observe median {median * 1000:.0f} ms")
-    assert median < 0.9  # generous for a shared 2-core machine; ~130-200 ms when idle
+        states.append(skills.find("I agree checkbox").get("checked"))
+    assert states[0] != states[1]
 
 
 def test_config_env_success_from_the_apps_file() -> None:
