@@ -162,7 +162,7 @@ def test_planner_contract(name: str, domain: str) -> None:
 
 def test_every_kind_has_a_contract_test() -> None:
     tested = {"env", "robot", "domain", "monitor", "planner", "model"}
-    composed = {"writer", "repairer", "executor", "gui", "detector", "command",
-                "camera", "driver"}  # cameras and drivers: tests/robots (test_cameras, test_xarm_driver, test_server)  # checked through the loop tests
+    # checked through the loop tests; cameras and drivers in tests/robots (test_cameras, test_xarm_driver, test_server)
+    composed = {"writer", "repairer", "executor", "gui", "detector", "command", "camera", "driver"}
     assert set(backends.kinds()) <= tested | composed, set(backends.kinds()) - tested - composed
     assert AgentConfig().monitors is None  # a config without monitors gets the kit's
