@@ -49,6 +49,8 @@ def evaluate(cond: Condition, obs: Observation, previous: Observation | None = N
     result = _evaluate(cond, obs, previous, matcher)
     if not cond.negated or result.holds is None:
         return result
+    if result.category == FailureCategory.NOT_FOUND:
+        return result  # "X is off" is not shown by X being absent: no switch on screen says it
     holds = not result.holds
     return PredicateResult(holds, f"not: {result.why}", FailureCategory.NONE if holds else FailureCategory.WRONG_STATE)
 

@@ -124,6 +124,12 @@ class GuiEnv(abc.ABC):
         """The most recent :meth:`observe` result (None before the first)."""
         return self._last
 
+    def foreground(self) -> tuple[str, str]:
+        """(application, screen) in front: Android's package and activity; elsewhere the page
+        or window title and ""."""
+        self.start()
+        return self._run("foreground", self._foreground_impl)
+
     def screen_size(self) -> tuple[int, int]:
         """(width, height) of the screenshot in pixels."""
         self.start()
@@ -282,6 +288,9 @@ class GuiEnv(abc.ABC):
     def _context_impl(self) -> str:
         """Short text about the screen for ``Observation.text`` (page title, task instruction)."""
         return ""
+
+    def _foreground_impl(self) -> tuple[str, str]:
+        return self._context_impl(), ""
 
     def _screen_size_impl(self) -> tuple[int, int]:
         h, w = self._screenshot_impl().shape[:2]

@@ -48,7 +48,8 @@ DEFAULT_RISKY = ("send", "pay", "pay now", "buy", "buy now", "purchase", "order"
                  "check out", "delete", "remove", "uninstall", "transfer", "format", "reset", "factory reset",
                  "erase", "wipe", "confirm payment", "confirm purchase", "subscribe", "donate")
 #: Primitives that change the screen; the others only look.
-ACTIONS = ("tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "back", "home", "launch")
+ACTIONS = ("tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "back", "home", "launch",
+           "set_checked", "swipe", "drag")
 _FIELD_ROLES = ("textbox", "password", "search", "textarea")
 
 
@@ -201,8 +202,8 @@ class SafetyGuard:
         """Describe an action (resolving its element on the current screen) and rate its risk.
         A description that matches nothing raises ElementNotFound, as the action itself would."""
         target, shown, typed, texts = "", "", "", []
-        if name in ("tap", "long_press"):
-            target = str(arguments.get("target", ""))
+        if name in ("tap", "long_press", "set_checked") or (name == "drag" and "source" in arguments):
+            target = str(arguments.get("target" if name != "drag" else "source", ""))
             el = self.skills.locate(target).element
             shown = el.text or el.description
             texts = [target, el.text, el.description]
@@ -250,6 +251,6 @@ class SafetyGuard:
         if name == "scroll_until":
             return visible_text(str(arguments.get("text", "")), self.skills.observation(fresh=True).elements) \
                 is not None
-        if name in ("tap", "long_press", "type_text"):
+        if name in ("tap", "long_press", "type_text", "set_checked"):
             return True
         return None
