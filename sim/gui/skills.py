@@ -266,7 +266,7 @@ class GuiSkills:
         (up, down, left, right) comes into view."""
         self.env.scroll(direction, 0.5)
 
-    def scroll_until(self, text: str, direction: str = "down", max_scrolls: int = 10) -> bool:
+    def scroll_until(self, text: str, direction: str = "down", max_scrolls: int = 25) -> bool:
         """Scroll in ``direction`` until ``text`` is visible on screen. Returns False
         when it did not appear after ``max_scrolls`` scrolls or the screen stopped moving."""
         if max_scrolls < 0:
