@@ -33,6 +33,15 @@ from sim.gui.phone_twin.uiautomator import dump_xml
 
 log = logging.getLogger(__name__)
 _A11Y_JS = Path(__file__).with_name("a11y.js").read_text(encoding="utf-8")
+# A click at a point as a finger's tap delivers it: press (focusing what takes focus), release, click.
+_CLICK_JS = """
+const [x, y] = arguments; const el = document.elementFromPoint(x, y); if (!el) return;
+const opts = {bubbles: true, cancelable: true, clientX: x, clientY: y, view: window};
+el.dispatchEvent(new MouseEvent("mousedown", opts));
+const focusable = el.closest("input, textarea, button, select, [tabindex]"); if (focusable) focusable.focus();
+el.dispatchEvent(new MouseEvent("mouseup", opts));
+el.dispatchEvent(new MouseEvent("click", opts));
+"""
 LATIN_IME = "com.android.inputmethod.latin/.LatinIME"
 ADB_KEYBOARD_IME = "com.android.adbkeyboard/.AdbIME"
 # Android key codes the twin understands -> (DOM key, Windows virtual key code, editing command).
@@ -208,6 +217,20 @@ class PhoneTwin:
             self._sync_activity()
             return self._current, self._activity
 
+    def screen_texts(self) -> list[str]:
+        """Texts shown on the screen now (from the page, not through adb): ground truth for
+        "X is visible"."""
+        with self._lock:
+            return [t for t in self._js(
+                "const out = []; const H = window.innerHeight, W = window.innerWidth;"
+                "for (const el of document.querySelectorAll('body *')) {"
+                "  if (el.children.length) continue; const r = el.getBoundingClientRect();"
+                "  const x = Math.min(Math.max((r.left + r.right) / 2, 0), W - 1);"
+                "  const y = Math.min(Math.max((r.top + r.bottom) / 2, 0), H - 1);"
+                "  const hit = r.width > 0 && r.height > 0 ? document.elementFromPoint(x, y) : null;"
+                "  if (hit && (hit === el || el.contains(hit))) out.push(el.innerText.trim()); }"
+                "return out;") if t]
+
     @property
     def recents(self) -> list[str]:
         return list(self._tasks)
@@ -326,8 +349,11 @@ class PhoneTwin:
                       touchPoints=[{"x": cx, "y": cy}])
 
     def tap(self, x: float, y: float) -> None:
+        before = self._js("return window.twinTaps")
         self._touch("start", x, y)
         self._touch("end", x, y)
+        if self._js("return window.twinTaps") == before:  # the browser's gesture detector ate the click
+            self._js(_CLICK_JS, x / self.dpr, y / self.dpr)
         self._after_input()
 
     def swipe(self, x1: float, y1: float, x2: float, y2: float, duration_s: float) -> None:

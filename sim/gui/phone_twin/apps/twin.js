@@ -6,6 +6,12 @@
 // Pages ask the phone for things (launch another app, finish) by pushing to window.twinRequests.
 "use strict";
 window.twinRequests = [];
+// Taps the page handled: a click, or a touch its own handler consumed (preventDefault). The twin
+// reads this after a tap; Chromium drops the click of a tap that follows a swipe too closely,
+// and the twin then delivers it itself.
+window.twinTaps = 0;
+document.addEventListener("click", () => { window.twinTaps++; }, true);
+window.addEventListener("touchend", (ev) => { if (ev.defaultPrevented) window.twinTaps++; });
 const Twin = (() => {
   let app = null, data = null, stack = [];
   const h = (tag, attrs, ...children) => {
