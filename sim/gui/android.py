@@ -1,4 +1,4 @@
-"""Android devices and emulators over adb (``adbutils``): ``screencap`` screenshots, elements from
+"""Android devices and emulators over adb (``adbutils``; docs/phone.md): ``screencap`` screenshots, elements from
 ``uiautomator dump``, ``input`` tap/swipe/keyevent/text.
 
 Text entry: ``input text`` takes one shell word, turns ``%s`` into a space and can only type

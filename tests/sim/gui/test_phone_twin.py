@@ -187,7 +187,7 @@ def test_adb_shell_drives_the_twin(fresh, adb_server: int) -> None:  # noqa: ANN
     assert b"connected" in adb(adb_server, "connect", fresh.serial).stdout
     try:
         s = ["-s", fresh.serial]
-        assert adb(adb_server, *s, "shell", "wm size").stdout == b"Physical size: 720x1600\n"
+        assert adb(adb_server, *s, "shell", "wm size").stdout == b"Physical size: 540x1200\n"
         assert b"package:com.android.settings" in adb(adb_server, *s, "shell", "pm list packages").stdout
         assert adb(adb_server, *s, "shell", "monkey -p com.nope 1").returncode != 0
         adb(adb_server, *s, "shell", "am start -W -n com.android.settings/.NetworkActivity")
@@ -195,7 +195,7 @@ def test_adb_shell_drives_the_twin(fresh, adb_server: int) -> None:  # noqa: ANN
         png = adb(adb_server, *s, "exec-out", "screencap -p").stdout
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         xml = adb(adb_server, *s, "shell", "uiautomator dump /sdcard/w.xml >/dev/null && cat /sdcard/w.xml").stdout
-        switches = {e.text: e.checked for e in parse_elements(xml.decode(), (720, 1600)) if e.role == "switch"}
+        switches = {e.text: e.checked for e in parse_elements(xml.decode(), (540, 1200)) if e.role == "switch"}
         truth = fresh.state("com.android.settings")["switches"]
         assert switches["Airplane mode"] == truth["airplane"] and switches["Mobile data"] == truth["mobile_data"]
         adb(adb_server, *s, "shell", "input keyevent KEYCODE_BACK")
