@@ -218,6 +218,8 @@ def input_text_commands(text: str) -> list[str]:
     return [f"input text {shlex.quote(chunk.replace(' ', '%s'))}" for chunk in chunks if chunk]
 
 
+_DUMP_CMD = f"uiautomator dump {DUMP_PATH} >/dev/null && cat {DUMP_PATH}"
+_FOCUS_CMD = "dumpsys window windows | grep -E 'mCurrentFocus|mFocusedApp'"
 _PACKAGE = re.compile(r"[A-Za-z][\w]*(\.[A-Za-z_][\w]*)+")
 _FOCUS = re.compile(r"mCurrentFocus=Window\{[^}]*?\s(?P<package>[\w.]+)/(?P<activity>[\w.$]+)\}")
 _RESUMED = re.compile(r"mResumedActivity: ActivityRecord\{[^}]*?\s(?P<package>[\w.]+)/(?P<activity>[\w.$]+)[\s}]")
@@ -295,6 +297,7 @@ class AndroidEnv(GuiEnv):
         self._server_started = False
         self._connected = ""
         self._packages: list[str] | None = None
+        self._pending: tuple[np.ndarray, str] | None = None
         try:
             from adbutils import AdbError
         except ImportError:
@@ -407,19 +410,25 @@ class AndroidEnv(GuiEnv):
     # ------------------------------------------------------------------ perception
 
     def _screenshot_impl(self) -> np.ndarray:
-        png = self.device.shell("screencap -p", encoding=None)
-        image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        # One round trip for what an observation needs: the tree, the focused window, then the
+        # PNG; the tree waits in _pending for the _elements_impl call of the same observation.
+        out = self.device.shell(f"{_DUMP_CMD}; {_FOCUS_CMD}; screencap -p", encoding=None)
+        cut = out.find(b"\x89PNG\r\n\x1a\n")
+        if cut < 0:
+            raise _DumpError(f"screencap returned no PNG: {out[-200:]!r}")
+        image = cv2.imdecode(np.frombuffer(out[cut:], np.uint8), cv2.IMREAD_COLOR)
         if image is None:
-            raise _DumpError(f"screencap returned no PNG ({len(png)} bytes: {png[:60]!r})")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            raise _DumpError(f"screencap returned a broken PNG ({len(out) - cut} bytes)")
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        self._pending = (rgb, out[:cut].decode("utf-8", "replace"))
+        return rgb
 
     def _screen_size_impl(self) -> tuple[int, int]:
         return self._size
 
     def _elements_impl(self, image: np.ndarray) -> list[UIElement]:
-        # One round trip: the tree, then the focused window (for the foreground activity).
-        out = self._shell(f"uiautomator dump {DUMP_PATH} >/dev/null && cat {DUMP_PATH}; "
-                          "dumpsys window windows | grep -E 'mCurrentFocus|mFocusedApp'")
+        pending, self._pending = self._pending, None
+        out = pending[1] if pending is not None and pending[0] is image else self._shell(f"{_DUMP_CMD}; {_FOCUS_CMD}")
         start, end = out.find("<?xml"), out.rfind("</hierarchy>")
         if start < 0 or end < 0:
             raise _DumpError(f"uiautomator dump failed: {out.strip()[:200]}")

@@ -42,6 +42,8 @@ const focusable = el.closest("input, textarea, button, select, [tabindex]"); if 
 el.dispatchEvent(new MouseEvent("mouseup", opts));
 el.dispatchEvent(new MouseEvent("click", opts));
 """
+# After an input: taps the page handled, its requests to the phone, the activity in front.
+_STATE_JS = "return [window.twinTaps, window.twinRequests.splice(0), window.twinApp.activity()]"
 LATIN_IME = "com.android.inputmethod.latin/.LatinIME"
 ADB_KEYBOARD_IME = "com.android.adbkeyboard/.AdbIME"
 # Android key codes the twin understands -> (DOM key, Windows virtual key code, editing command).
@@ -308,10 +310,11 @@ class PhoneTwin:
         if self._driver is not None and self._current:
             self._activity = str(self._js("return window.twinApp.activity()"))
 
-    def _handle_requests(self) -> None:
+    def _handle_requests(self, first: list[dict[str, Any]] | None = None) -> None:
         """Carry out what the page asked for (launch an app, finish, check a login)."""
         for _ in range(10):
-            requests = self._js("return window.twinRequests.splice(0)") or []
+            requests = first if first is not None else (self._js("return window.twinRequests.splice(0)") or [])
+            first = None
             if not requests:
                 return
             for req in requests:
@@ -336,9 +339,17 @@ class PhoneTwin:
             self._current = ""
             self._render(LAUNCHER, "Launcher")
 
-    def _after_input(self) -> None:
-        self._handle_requests()
-        self._sync_activity()
+    def _after_input(self, state: list[Any] | None = None) -> None:
+        """Serve the page's requests and note the activity; ``state`` is what _STATE_JS
+        returned right after the input (one round trip instead of two)."""
+        if state is None:
+            state = self._js(_STATE_JS)
+        requests, activity = state[1], state[2]
+        if requests:
+            self._handle_requests(requests)
+            self._sync_activity()
+        else:
+            self._activity = str(activity)
 
     # ------------------------------------------------------------------ touch and keys
 
@@ -354,9 +365,11 @@ class PhoneTwin:
         before = self._js("return window.twinTaps")
         self._touch("start", x, y)
         self._touch("end", x, y)
-        if self._js("return window.twinTaps") == before:  # the browser's gesture detector ate the click
+        state = self._js(_STATE_JS)
+        if state[0] == before:  # the browser's gesture detector ate the click: deliver it
             self._js(_CLICK_JS, x / self.dpr, y / self.dpr)
-        self._after_input()
+            state = None
+        self._after_input(state)
 
     def swipe(self, x1: float, y1: float, x2: float, y2: float, duration_s: float) -> None:
         """A finger from (x1, y1) to (x2, y2) in ``duration_s`` seconds. Scrolls are applied
@@ -368,7 +381,7 @@ class PhoneTwin:
             self._touch("end", x2, y2)
             self._after_input()
             return
-        steps = max(2, min(12, int(duration_s / 0.03)))
+        steps = max(2, min(4, int(duration_s / 0.05)))  # the page's touch handlers see the path; panning is ours
         self._touch("start", x1, y1)
         for i in range(1, steps + 1):
             self._touch("move", x1 + (x2 - x1) * i / steps, y1 + (y2 - y1) * i / steps)

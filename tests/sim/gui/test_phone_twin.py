@@ -9,11 +9,14 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from embodied.gui import GuiSession
 from embodied.types import UIElement
 from sim.gui.android import AndroidEnv, AndroidOptions, label_package, parse_elements, parse_foreground
+from sim.gui.phone_twin import PhoneTwin, TwinOptions
 from sim.gui.phone_twin.errors import ProtocolError
 from sim.gui.phone_twin.protocol import A_OPEN, HEADER, Message, unpack_header
 from sim.gui.phone_twin.shell import DeviceShell, FileStore
@@ -161,29 +164,27 @@ def test_real_adb_client_talks_to_the_transport(adb_server: int, tmp_path: Path)
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[object]:
+def twin() -> Iterator[PhoneTwin]:
     if ADB is None or shutil.which("chromium") is None or shutil.which("chromedriver") is None:
         pytest.skip("the phone twin needs adb, chromium and chromedriver (make setup installs them)")
-    from sim.gui.phone_twin import PhoneTwin, TwinOptions
-
     with PhoneTwin(TwinOptions(seed=4, bank_password=token_source.token_urlsafe(12))) as phone:
         yield phone
 
 
 @pytest.fixture
-def fresh(twin):  # noqa: ANN001, ANN201
+def fresh(twin: PhoneTwin) -> PhoneTwin:
     twin.reset(4)
     return twin
 
 
-def session(twin, adb_port: int, **kw):  # noqa: ANN001, ANN003, ANN201
+def session(twin: PhoneTwin, adb_port: int, **kw: Any) -> GuiSession:
     import embodied.gui
 
     return embodied.gui.connect("android", connect=twin.serial, adb_port=adb_port, settle_s=0, semantic=False, **kw)
 
 
 @pytest.mark.slow
-def test_adb_shell_drives_the_twin(fresh, adb_server: int) -> None:  # noqa: ANN001
+def test_adb_shell_drives_the_twin(fresh: PhoneTwin, adb_server: int) -> None:
     assert b"connected" in adb(adb_server, "connect", fresh.serial).stdout
     try:
         s = ["-s", fresh.serial]
@@ -205,7 +206,7 @@ def test_adb_shell_drives_the_twin(fresh, adb_server: int) -> None:  # noqa: ANN
 
 
 @pytest.mark.slow
-def test_open_settings_by_name_and_turn_switches_off(fresh, adb_server: int) -> None:  # noqa: ANN001
+def test_open_settings_by_name_and_turn_switches_off(fresh: PhoneTwin, adb_server: int) -> None:
     before = fresh.state("com.android.settings")["switches"]
     assert before["wifi"] and before["battery_saver"]  # seed 4: both on, so "off" must change them
     with session(fresh, adb_server) as phone:
@@ -225,7 +226,7 @@ def test_open_settings_by_name_and_turn_switches_off(fresh, adb_server: int) -> 
 
 
 @pytest.mark.slow
-def test_log_in_with_a_secret_that_reaches_no_file(fresh, adb_server: int, tmp_path: Path) -> None:  # noqa: ANN001
+def test_log_in_with_a_secret_that_reaches_no_file(fresh: PhoneTwin, adb_server: int, tmp_path: Path) -> None:
     password = fresh.bank_password
     with session(fresh, adb_server, secrets={"password": password}, run_dir=tmp_path) as phone:
         result = phone.do("open Bank, then log in as ada with the configured password")
@@ -238,9 +239,10 @@ def test_log_in_with_a_secret_that_reaches_no_file(fresh, adb_server: int, tmp_p
 
 
 @pytest.mark.slow
-def test_sending_a_message_needs_confirmation(fresh, adb_server: int) -> None:  # noqa: ANN001
+def test_sending_a_message_needs_confirmation(fresh: PhoneTwin, adb_server: int) -> None:
     asked: list[str] = []
-    instruction = "open Messages, then tap Start chat, then type Grace Hopper into To, then type See you at 6 into Message, then tap Send"
+    instruction = ("open Messages, then tap Start chat, then type Grace Hopper into To, then type See you at 6 "
+                   "into Message, then tap Send")
     with session(fresh, adb_server, confirm=lambda a: asked.append(a.describe()) or False) as phone:
         denied = phone.do(instruction)
     assert not denied.success and asked == ["tap 'Send'"]
@@ -253,7 +255,7 @@ def test_sending_a_message_needs_confirmation(fresh, adb_server: int) -> None:  
 
 
 @pytest.mark.slow
-def test_scroll_a_long_list_then_back_and_home(fresh, adb_server: int) -> None:  # noqa: ANN001
+def test_scroll_a_long_list_then_back_and_home(fresh: PhoneTwin, adb_server: int) -> None:
     contacts = [c["name"] for c in fresh.state("com.embodied.contacts")["contacts"]]
     target = contacts[-2]
     with session(fresh, adb_server) as phone:
@@ -272,7 +274,7 @@ def test_scroll_a_long_list_then_back_and_home(fresh, adb_server: int) -> None: 
 
 
 @pytest.mark.slow
-def test_non_ascii_text_goes_through_the_adb_keyboard(fresh, adb_server: int) -> None:  # noqa: ANN001
+def test_non_ascii_text_goes_through_the_adb_keyboard(fresh: PhoneTwin, adb_server: int) -> None:
     with session(fresh, adb_server, confirm=lambda a: True) as phone:
         phone.launch("com.embodied.messages/.NewChatActivity")
         phone.type_text("Zoë", into="To")
