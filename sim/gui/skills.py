@@ -20,7 +20,7 @@ from typing import Any
 from embodied.errors import PrimitiveError
 from embodied.primitives import PrimitiveSet
 from embodied.types import FailureCategory, Observation, UIElement
-from perception.screen_predicates import visible_text
+from perception.screen_predicates import switch_of, visible_text
 from perception.ui_query import ROLE_WORDS, ElementMatcher, Embedder, Match, parse_query
 from sim.gui.base import GuiEnv
 from sim.gui.errors import ElementNotFound
@@ -58,23 +58,6 @@ def element_dict(el: UIElement) -> dict[str, Any]:
             "bounds": [left, top, right, bottom], "center": list(el.center), "clickable": el.clickable,
             "editable": el.editable, "checked": el.checked, "selected": el.selected,
             "resource_id": el.resource_id, "enabled": el.enabled, "focused": el.focused, "scrollable": el.scrollable}
-
-
-def switch_of(element: UIElement, elements: list[UIElement]) -> UIElement | None:
-    """The on/off widget that ``element`` stands for: itself when it has a state, else the
-    switch, checkbox or radio button in its row (vertically overlapping its centre, nearest
-    first), else one carrying the same label. A settings title ("Airplane mode") is not the
-    switch beside it: tapping the title may open a page, and only the switch reads the state."""
-    if element.checked is not None:
-        return element
-    boxes = [e for e in elements if e.checked is not None and e.role in _BOX_ROLES]
-    y = element.center[1]
-    row = [e for e in boxes if e.bounds[1] <= y <= e.bounds[3]]
-    if row:
-        return min(row, key=lambda e: abs(e.center[0] - element.center[0]))
-    label = " ".join(element.text.lower().split())
-    same = [e for e in boxes if label and " ".join(e.text.lower().split()) == label]
-    return same[0] if len(same) == 1 else None
 
 
 class GuiSkills:

@@ -15,13 +15,13 @@ import pytest
 
 from embodied.gui import GuiSession
 from embodied.types import UIElement
+from perception.screen_predicates import switch_of
 from sim.gui.android import AndroidEnv, AndroidOptions, label_package, parse_elements, parse_foreground
 from sim.gui.phone_twin import PhoneTwin, TwinOptions
 from sim.gui.phone_twin.errors import ProtocolError
 from sim.gui.phone_twin.protocol import A_OPEN, HEADER, Message, unpack_header
 from sim.gui.phone_twin.shell import DeviceShell, FileStore
 from sim.gui.phone_twin.transport import AdbDeviceServer, FileStat, ShellResult
-from sim.gui.skills import switch_of
 
 ADB = shutil.which("adb")
 needs_adb = pytest.mark.skipif(ADB is None, reason="Debian's adb is not installed (make setup installs it)")
