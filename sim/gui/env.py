@@ -84,8 +84,11 @@ class GuiAgentEnv:
         return self.observe("reset")
 
     def observe(self, label: str = "") -> Observation:
-        """A fresh screenshot and element list."""
-        return self.skills.observation(fresh=True)
+        """The screenshot and element list. A checkpoint taken when nothing was sent since the
+        last look (a primitive that read the screen back, then the policy's end) reuses that
+        look if it is younger than ``skills.max_age_s``; the start of a run always looks anew,
+        since the screen may have changed outside the agent's hands."""
+        return self.skills.observation(fresh=label in ("", "start", "reset", "screen", "task"))
 
     def primitives(self) -> PrimitiveSet:
         if self._primitives is None:
