@@ -454,7 +454,7 @@ class PhoneTwin:
                 x1, y1, x2, y2 = (float(v) for v in rest[:4])
                 ms = float(rest[4]) if len(rest) == 5 else 300.0
                 self.swipe(x1, y1, x2, y2, ms / 1000)
-            elif cmd == "text" and len(rest) == 1:
+            elif cmd == "text" and rest:  # like Android's `input`, only the first word is typed
                 text = rest[0].replace("%s", " ")
                 bad = [c for c in text if ord(c) > 0x7E]
                 if bad:  # the virtual key map of a real device has no key for these: nothing is typed
