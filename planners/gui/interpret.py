@@ -100,7 +100,8 @@ class Interpreter:
                 continue
             role = g.element.role if g.found else ""
             self._add(sg.tap((f"#{g.element_id}" if g.element_id else g.query), f"{intent.verb} {self._shown(g)}",
-                             label=g.label, role=role, element=g.element_id, expand=intent.kind == lx.EXPAND))
+                             label=g.label, role=role, element=g.element_id, expand=intent.kind == lx.EXPAND,
+                             opens=intent.kind == lx.OPEN))
 
     _open = _tap
     _expand = _tap

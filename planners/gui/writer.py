@@ -75,6 +75,8 @@ class GuiTemplateWriter:
             return ['key("enter")  # the keyboard instead of the button: enter submits the focused form']
         if o.variant == RETAP:
             return [f"tap({lit(target)})", f"wait_for({lit(s.args.get('label') or target)}, timeout_s=1)"]
+        if s.args.get("opens"):
+            return [f"open_target({lit(target)})  # an app of that name when nothing on screen is called so"]
         return [f"tap({lit(target)})"]
 
     def _long_press(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:

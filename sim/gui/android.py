@@ -285,6 +285,7 @@ class AndroidEnv(GuiEnv):
     """
 
     backend = "android"
+    launches_by_name = True
 
     def __init__(self, options: AndroidOptions | None = None, secrets: SecretBook | None = None) -> None:
         self.options = options or AndroidOptions()

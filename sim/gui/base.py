@@ -52,6 +52,8 @@ class GuiEnv(abc.ABC):
     backend = "gui"
     #: Whether ``key("ctrl+a")``-style combinations work (a physical or emulated keyboard).
     supports_combos = False
+    #: Whether ``launch`` takes an app's name as a person says it (Android: "Settings").
+    launches_by_name = False
     #: Library exceptions the backend's ``_impl`` methods may raise; translated by ``_translate``.
     library_errors: tuple[type[BaseException], ...] = ()
 

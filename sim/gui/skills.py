@@ -13,6 +13,7 @@ never reaches a trace, a prompt or a log.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -188,6 +189,21 @@ class GuiSkills:
                 and e.bounds[1] <= y <= e.bounds[3]]
         return hits[0] if hits else None
 
+    def open_target(self, target: str) -> bool:
+        """Open what ``target`` names: tap the element that matches on screen; where nothing
+        does and the device starts apps by name (a phone), start the app called so. Returns True
+        once done; raises ElementNotFound (or AppNotFound) when neither exists."""
+        try:
+            element = self.locate(target).element
+        except ElementNotFound:
+            if not self.env.launches_by_name:
+                raise
+            quoted = re.search(r'"([^"]+)"', target)  # the grammar quotes the name: 'the "Bank" button'
+            self.env.launch(quoted.group(1) if quoted else target.strip())
+            return True
+        self.env.tap(element)
+        return True
+
     def swipe(self, direction: str, target: str = "") -> None:
         """Swipe a finger across the described element (or the screen centre) towards
         ``direction`` (up, down, left, right): "left" moves the finger right to left, as when
@@ -320,7 +336,8 @@ class GuiSkills:
         ps = PrimitiveSet("gui", redact=self.redact)
         for fn in (self.find, self.tap, self.tap_xy, self.long_press, self.type_text, self.key, self.scroll,
                    self.scroll_until, self.back, self.home, self.launch, self.wait_for, self.read_text,
-                   self.elements, self.secret, self.set_checked, self.is_checked, self.swipe, self.drag,
+                   self.elements, self.secret, self.set_checked, self.is_checked, self.open_target, self.swipe,
+                   self.drag,
                    self.wait_idle, self.foreground):
             ps.add(fn)
         return ps

@@ -298,3 +298,12 @@ def test_adb_server_already_running_is_left_alone(adb_server: int) -> None:
     with pytest.raises(Exception, match="adb devices attached"):
         env.start()
     assert not env.server_started and listening(adb_server)
+
+
+@pytest.mark.slow
+def test_open_an_app_from_inside_another(fresh: PhoneTwin, adb_server: int) -> None:
+    with session(fresh, adb_server) as phone:
+        result = phone.do("open Contacts, then open Bank")  # no "Bank" on the Contacts screen: the app
+    assert result.success, result.failure
+    assert fresh.foreground() == ("com.embodied.bank", "LoginActivity")
+    assert fresh.recents == ["com.embodied.contacts", "com.embodied.bank"]
