@@ -138,6 +138,12 @@ class UIElement:
     checked: bool | None = None
     selected: bool | None = None
     description: str = ""
+    # Accessibility-tree details where the backend has them (Android): the widget's resource id
+    # ("com.app:id/send"), and whether it is enabled, has the input focus, or scrolls.
+    resource_id: str = ""
+    enabled: bool = True
+    focused: bool = False
+    scrollable: bool = False
 
     @property
     def center(self) -> tuple[int, int]:

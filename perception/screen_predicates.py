@@ -25,6 +25,7 @@ from embodied.types import Condition, FailureCategory, Observation, UIElement
 from perception.ui_query import ElementMatcher, normalize, parse_query, text_score
 
 _BOX_ROLES = ("checkbox", "switch", "radio", "option", "tab")
+_SWITCH_ROLES = ("switch", "checkbox", "radio")
 _FIELD_ROLES = ("textbox", "password", "search", "textarea", "select", "combobox", "slider")
 
 
@@ -49,6 +50,8 @@ def evaluate(cond: Condition, obs: Observation, previous: Observation | None = N
     result = _evaluate(cond, obs, previous, matcher)
     if not cond.negated or result.holds is None:
         return result
+    if result.category == FailureCategory.NOT_FOUND:
+        return result  # "X is off" is not shown by X being absent: no switch on screen says it
     holds = not result.holds
     return PredicateResult(holds, f"not: {result.why}", FailureCategory.NONE if holds else FailureCategory.WRONG_STATE)
 
@@ -74,6 +77,8 @@ def _evaluate(cond: Condition, obs: Observation, previous: Observation | None,
         el = _subject(args[0], obs.elements, matcher, _BOX_ROLES)
         if el is None:
             return _missing(args[0], obs.elements, matcher)
+        if el.checked is None and el.selected is None:
+            el = switch_of(el, obs.elements) or el  # a settings title: its row's switch holds the state
         state = el.checked if el.checked is not None else el.selected
         if state is None:
             return PredicateResult(None, f"{args[0]!r} ({el.role}) has no checked state")
@@ -125,6 +130,23 @@ def _subject(query: str, elements: Sequence[UIElement], matcher: ElementMatcher,
             return match.element
     match = matcher.best(q, elements)
     return match.element if match is not None else None
+
+
+def switch_of(element: UIElement, elements: Sequence[UIElement]) -> UIElement | None:
+    """The on/off widget that ``element`` stands for: itself when it has a state, else the
+    switch, checkbox or radio button in its row (vertically overlapping its centre, nearest
+    first), else one carrying the same label. A settings title ("Airplane mode") is not the
+    switch beside it: tapping the title may open a page, and only the switch reads the state."""
+    if element.checked is not None:
+        return element
+    boxes = [e for e in elements if e.checked is not None and e.role in _SWITCH_ROLES]
+    y = element.center[1]
+    row = [e for e in boxes if e.bounds[1] <= y <= e.bounds[3]]
+    if row:
+        return min(row, key=lambda e: abs(e.center[0] - element.center[0]))
+    label = " ".join(element.text.lower().split())
+    same = [e for e in boxes if label and " ".join(e.text.lower().split()) == label]
+    return same[0] if len(same) == 1 else None
 
 
 def _missing(query: str, elements: Sequence[UIElement], matcher: ElementMatcher) -> PredicateResult:

@@ -197,8 +197,8 @@ def _text_score(a: str, b: str) -> float:
         return 0.5 + 0.3 * len(b) / len(a)
     ratio = difflib.SequenceMatcher(None, a, b).ratio()
     if len(a) > len(b) + 3:  # a long description against a short label: compare with the best window
-        ratio = max(ratio, 0.95 * max(difflib.SequenceMatcher(None, " ".join(aw[i:i + len(bw)]), b).ratio()
-                                      for i in range(len(aw) - len(bw) + 1)))
+        ratio = max(ratio, 0.95 * max((difflib.SequenceMatcher(None, " ".join(aw[i:i + len(bw)]), b).ratio()
+                                       for i in range(len(aw) - len(bw) + 1)), default=0.0))
     # Typos ("Sbmit") keep most of their score; merely similar words ("Sign up" / "Sign in") do not.
     return 0.9 * ratio if ratio >= 0.75 else 0.5 * ratio
 

@@ -13,6 +13,7 @@ APT_NEEDS=(
   /usr/share/tesseract-ocr/5/tessdata/eng.traineddata:tesseract-ocr-eng
   chromium:chromium
   chromedriver:chromium-driver
+  adb:adb
   /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core
 )
 missing=()

@@ -28,6 +28,9 @@ def cased(text: str, case: str) -> str:
     return {"upper": text.upper(), "lower": text.lower(), "title": text.title()}.get(case, text)
 
 
+_NAVIGATING = (lx.OPEN, lx.BACK, lx.HOME)
+
+
 class Interpreter:
     """Builds the subgoals of one plan; ``notes`` says what was reinterpreted and why."""
 
@@ -44,6 +47,10 @@ class Interpreter:
             if handler is None:
                 raise PlanningError(f"no plan for {intent.clause!r} ({intent.kind})")
             handler(intent)
+            if intent.kind in _NAVIGATING:
+                # later steps act on a screen not seen yet: they are grounded there (the planner's
+                # revision), never on look-alikes of this one ("Send" is no "Sign in")
+                self.elements = []
         if intents:
             self._implied_commit(intents[-1])
         return self.subgoals
@@ -93,7 +100,8 @@ class Interpreter:
                 continue
             role = g.element.role if g.found else ""
             self._add(sg.tap((f"#{g.element_id}" if g.element_id else g.query), f"{intent.verb} {self._shown(g)}",
-                             label=g.label, role=role, element=g.element_id, expand=intent.kind == lx.EXPAND))
+                             label=g.label, role=role, element=g.element_id, expand=intent.kind == lx.EXPAND,
+                             opens=intent.kind == lx.OPEN))
 
     _open = _tap
     _expand = _tap

@@ -127,7 +127,10 @@ class GuiRulePlanner:
             notes.append(f"a dialog appeared ({dialog.text or dialog.description!r}); closing it first")
             return [self._close_step(dialog), *remaining]
         label = head.args.get("label", "")
-        if label and not head.prepared and head.action in (*sg.TARGETED, sg.TYPE, sg.SELECT_OPTION):
+        # "open X" may name an app rather than something on this screen (open_target starts it):
+        # scroll for it only if that fails (replan)
+        if label and not head.prepared and not head.args.get("opens") and head.action in (
+                *sg.TARGETED, sg.TYPE, sg.SELECT_OPTION):
             self._inserted[key] = self._inserted.get(key, 0) + 1
             notes.append(f"{label!r} is not on screen; scrolling to it first")
             marked = dataclasses.replace(head, prepared=True)

@@ -57,11 +57,12 @@ def _subgoal(description: str, action: str, conditions: list[Condition] | None =
 
 
 def tap(target: str, description: str, *, label: str = "", element: str = "", role: str = "",
-        expand: bool = False) -> Subgoal:
-    """Tap an element. ``expand``: it opens/expands something, so the screen must change."""
+        expand: bool = False, opens: bool = False) -> Subgoal:
+    """Tap an element. ``expand``: it opens/expands something, so the screen must change.
+    ``opens``: the instruction said "open X", which may also name an app to start."""
     conditions = [Condition("screen_changed")] if expand else []
     return _subgoal(description, TAP, conditions, target=target, label=label, element=element, role=role,
-                    expand=expand or None)
+                    expand=expand or None, opens=opens or None)
 
 
 def long_press(target: str, description: str, *, label: str = "") -> Subgoal:

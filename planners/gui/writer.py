@@ -88,6 +88,8 @@ class GuiTemplateWriter:
             return ['key("enter")  # the keyboard instead of the button: enter submits the focused form']
         if o.variant == RETAP:
             return [f"tap({lit(target)})", f"wait_for({lit(s.args.get('label') or target)}, timeout_s=1)"]
+        if s.args.get("opens"):
+            return [f"open_target({lit(target)})  # an app of that name when nothing on screen is called so"]
         return [f"tap({lit(target)})"]
 
     def _long_press(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
@@ -107,13 +109,14 @@ class GuiTemplateWriter:
     def _tick(self, s: Subgoal, target: str, o: GuiPolicyOptions, on: bool) -> list[str]:
         label = s.args.get("label", "")
         want = "not " if on else ""
-        press = f"tap({lit(target)})"
         if o.variant == LABEL and label:
             press = f"tap({lit(label + ' text')})  # the label, which toggles its box"
         elif o.variant == NEAR_LABEL and label:
             press = f"tap({lit('checkbox next to ' + label)})"
-        return [f"box = find({lit(target)})",
-                f'if {want}box["checked"]:',
+        else:
+            # the widget itself (or the one in the described label's row), tapped only when needed and read back
+            return [f"set_checked({lit(target)}, {on})"]
+        return [f"if {want}is_checked({lit(target)}):",
                 f"    {press}"]
 
     def _uncheck(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
@@ -122,7 +125,7 @@ class GuiTemplateWriter:
     def _toggle(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
         if o.variant == LABEL and s.args.get("label"):
             return [f"tap({lit(s.args['label'] + ' text')})"]
-        return [f"tap({lit(target)})"]
+        return [f"set_checked({lit(target)}, not is_checked({lit(target)}))"]
 
     def _type(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
         into = o.target or s.args.get("into", "")

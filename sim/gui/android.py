@@ -1,4 +1,4 @@
-"""Android devices and emulators over adb (``adbutils``): ``screencap`` screenshots, elements from
+"""Android devices and emulators over adb (``adbutils``; docs/phone.md): ``screencap`` screenshots, elements from
 ``uiautomator dump``, ``input`` tap/swipe/keyevent/text.
 
 Text entry: ``input text`` takes one shell word, turns ``%s`` into a space and can only type
@@ -16,16 +16,20 @@ import base64
 import logging
 import re
 import shlex
+import shutil
+import socket
+import subprocess
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import cv2
 import numpy as np
 from pydantic import Field
 
 from embodied.config import StrictModel
-from embodied.types import UIElement
+from embodied.types import FailureCategory, UIElement
 from perception.screen import reading_order
 from sim.gui.base import GuiEnv
 from sim.gui.errors import BackendUnavailable, DeviceDisconnected, GuiActionError, GuiError, TextEntryError
@@ -187,11 +191,10 @@ def parse_elements(xml: str, screen: tuple[int, int] | None = None) -> list[UIEl
             id="", role=role, text=text, bounds=n.bounds, clickable=clickable,
             editable=role in ("textbox", "password", "search") and n.enabled,
             checked=n.checked if (n.checkable or role in ("switch", "checkbox", "radio")) else None,
-            selected=n.selected if n.selected else None, description=description))
+            selected=n.selected if n.selected else None, description=description, resource_id=n.resource_id,
+            enabled=n.enabled, focused=n.focused, scrollable=n.scrollable))
     out.sort(key=reading_order)
-    return [UIElement(id=f"e{i}", role=e.role, text=e.text, bounds=e.bounds, clickable=e.clickable,
-                      editable=e.editable, checked=e.checked, selected=e.selected, description=e.description)
-            for i, e in enumerate(out)]
+    return [replace(e, id=f"e{i}") for i, e in enumerate(out)]
 
 
 def input_text_commands(text: str) -> list[str]:
@@ -215,26 +218,87 @@ def input_text_commands(text: str) -> list[str]:
     return [f"input text {shlex.quote(chunk.replace(' ', '%s'))}" for chunk in chunks if chunk]
 
 
+_DUMP_CMD = f"uiautomator dump {DUMP_PATH} >/dev/null && cat {DUMP_PATH}"
+_FOCUS_CMD = "dumpsys window windows | grep -E 'mCurrentFocus|mFocusedApp'"
+_PACKAGE = re.compile(r"[A-Za-z][\w]*(\.[A-Za-z_][\w]*)+")
+_FOCUS = re.compile(r"mCurrentFocus=Window\{[^}]*?\s(?P<package>[\w.]+)/(?P<activity>[\w.$]+)\}")
+_RESUMED = re.compile(r"mResumedActivity: ActivityRecord\{[^}]*?\s(?P<package>[\w.]+)/(?P<activity>[\w.$]+)[\s}]")
+
+
+def package_words(package: str) -> set[str]:
+    """The words of a package name a person might call the app by (``com.android.settings`` ->
+    ``{"android", "settings"}``); the reverse-domain prefixes (com, org, ...) are left out."""
+    words = {w.lower() for part in package.split(".") for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", part) if w}
+    return words - {"com", "org", "net", "io", "app", "apps", "android", "google", "www"}
+
+
+def label_package(label: str, packages: list[str]) -> str | None:
+    """The package whose name carries every word of ``label`` as one of its words, when exactly
+    one does (``"Settings"`` -> ``com.android.settings``); None when none or several do, and
+    the launcher's icons have to decide."""
+    want = {w.lower() for w in re.findall(r"\w+", label)}
+    if not want:
+        return None
+    hits = [p for p in packages if want <= package_words(p)]
+    if len(hits) > 1:  # prefer the name that says nothing else ("com.x.messages" over "com.x.messages.backup")
+        fewest = min(len(package_words(p)) for p in hits)
+        hits = [p for p in hits if len(package_words(p)) == fewest]
+    return hits[0] if len(hits) == 1 else None
+
+
+def parse_foreground(text: str) -> tuple[str, str] | None:
+    """(package, activity) from ``dumpsys window`` or ``dumpsys activity activities`` output."""
+    m = _FOCUS.search(text) or _RESUMED.search(text)
+    if not m:
+        return None
+    package, activity = m.group("package"), m.group("activity")
+    if activity.startswith(package + "."):
+        activity = activity[len(package):]
+    return package, activity
+
+
+class AppNotFound(GuiActionError):
+    """``launch`` named an app the device does not have (or whose label no launcher icon shows)."""
+
+    category = FailureCategory.NOT_FOUND
+
+
 class AndroidOptions(StrictModel):
     serial: str | None = Field(default=None, description="adb serial; default: the only device attached")
+    connect: str | None = Field(default=None, description="HOST:PORT to `adb connect` first (a network device, "
+                                                          "the phone twin); disconnected again on close")
     adb_host: str = "127.0.0.1"
-    adb_port: int = 5037
+    adb_port: int = Field(default=5037, ge=1, le=65535)
+    adb_path: str = Field(default="adb", description="the adb program, to start a server when none runs")
+    start_server: bool = Field(default=True, description="start an adb server when none runs (stopped on close)")
     settle_s: float = Field(default=0.3, ge=0, le=10, description="wait after each input before observing")
     dump_retries: int = Field(default=3, ge=0, le=10, description="uiautomator dump retries (busy UI)")
 
 
 class AndroidEnv(GuiEnv):
-    """A phone or emulator. ``launch("com.android.settings")`` or ``launch("pkg/.Activity")``."""
+    """A phone or emulator. ``launch("Settings")`` (a label), ``launch("com.android.settings")``
+    or ``launch("pkg/.Activity")``.
+
+    The adb server: when none listens at ``adb_host:adb_port`` the env starts one (``adb -P PORT
+    start-server``) and stops it on :meth:`close`; a server that was already running is left
+    alone. ``connect`` attaches a network device first and detaches it on close.
+    """
 
     backend = "android"
+    launches_by_name = True
 
     def __init__(self, options: AndroidOptions | None = None, secrets: SecretBook | None = None) -> None:
         self.options = options or AndroidOptions()
         super().__init__(settle_s=self.options.settle_s, retries=self.options.dump_retries, secrets=secrets)
         self.device: Any = None
+        self._client: Any = None
         self._size: tuple[int, int] = (0, 0)
-        self._package = ""
+        self._foreground: tuple[str, str] = ("", "")
         self._launched: list[str] = []
+        self._server_started = False
+        self._connected = ""
+        self._packages: list[str] | None = None
+        self._pending: tuple[np.ndarray, str] | None = None
         try:
             from adbutils import AdbError
         except ImportError:
@@ -242,18 +306,68 @@ class AndroidEnv(GuiEnv):
         else:
             self.library_errors = (AdbError, OSError, _DumpError)
 
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def server_started(self) -> bool:
+        """Whether this env started the adb server it talks to (and so stops it on close)."""
+        return self._server_started
+
+    def _server_running(self) -> bool:
+        try:
+            with socket.create_connection((self.options.adb_host, self.options.adb_port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def _ensure_server(self) -> None:
+        # adbutils would start a server itself on the default port and never stop it: check first.
+        if self._server_running():
+            return
+        o = self.options
+        if not o.start_server or o.adb_host not in ("127.0.0.1", "localhost"):
+            raise BackendUnavailable(f"no adb server at {o.adb_host}:{o.adb_port} (start one with "
+                                     f"`adb -P {o.adb_port} start-server`)")
+        program = shutil.which(o.adb_path)
+        if program is None:
+            raise BackendUnavailable(f"no adb server at {o.adb_host}:{o.adb_port} and no `{o.adb_path}` program to "
+                                     "start one: install Debian's `adb` package (make setup does)")
+        try:
+            done = subprocess.run([program, "-P", str(o.adb_port), "start-server"], capture_output=True, text=True,
+                                  timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BackendUnavailable(f"`adb -P {o.adb_port} start-server` failed: {exc}") from exc
+        if done.returncode != 0 or not self._server_running():
+            raise BackendUnavailable(f"`adb -P {o.adb_port} start-server` failed: {done.stderr.strip()[-300:]}")
+        self._server_started = True
+        log.info("started an adb server on port %d (stopped again on close)", o.adb_port)
+
     def _start_impl(self) -> None:
         try:
             import adbutils
         except ImportError as exc:
             raise BackendUnavailable("adbutils is missing: pip install adbutils (or the `gui` extra)") from exc
-        client = adbutils.AdbClient(host=self.options.adb_host, port=self.options.adb_port)
+        self._ensure_server()
         try:
+            self._attach(adbutils)
+        except BaseException:
+            self._release()
+            raise
+
+    def _attach(self, adbutils: Any) -> None:
+        o = self.options
+        client = adbutils.AdbClient(host=o.adb_host, port=o.adb_port)
+        self._client = client
+        try:
+            if o.connect:
+                answer = client.connect(o.connect, timeout=10)
+                if "connected" not in answer:
+                    raise BackendUnavailable(f"`adb connect {o.connect}` failed: {answer.strip()}")
+                self._connected = o.connect
             serials = [d.serial for d in client.device_list()]
         except (adbutils.AdbError, OSError) as exc:
-            raise BackendUnavailable(f"no adb server at {self.options.adb_host}:{self.options.adb_port} "
-                                     f"(start one with `adb start-server`): {exc}") from exc
-        serial = self.options.serial
+            raise BackendUnavailable(f"adb server at {o.adb_host}:{o.adb_port} did not answer: {exc}") from exc
+        serial = o.serial or (o.connect if o.connect else None)
         if serial is None:
             if len(serials) != 1:
                 raise BackendUnavailable(f"{len(serials)} adb devices attached ({', '.join(serials) or 'none'}): "
@@ -261,12 +375,33 @@ class AndroidEnv(GuiEnv):
             serial = serials[0]
         elif serial not in serials:
             raise BackendUnavailable(f"adb device {serial!r} not attached (attached: {', '.join(serials) or 'none'})")
-        self._client = client
         self.device = client.device(serial)
-        self._size = tuple(self.device.window_size())  # type: ignore[assignment]
+        try:
+            self._size = tuple(self.device.window_size())  # type: ignore[assignment]
+        except (adbutils.AdbError, OSError) as exc:
+            raise BackendUnavailable(f"adb device {serial} does not answer `wm size`: {exc}") from exc
 
     def _close_impl(self) -> None:
         self.device = None
+        self._release()
+
+    def _release(self) -> None:
+        """Undo what start did to the machine: the network connection, then the server."""
+        client, self._client = self._client, None
+        if client is not None and self._connected:
+            try:
+                client.disconnect(self._connected)
+            except Exception as exc:  # the server may be gone already; closing must not fail
+                log.warning("adb disconnect %s: %s", self._connected, exc)
+            self._connected = ""
+        if self._server_started:
+            self._server_started = False
+            program = shutil.which(self.options.adb_path) or self.options.adb_path
+            try:
+                subprocess.run([program, "-P", str(self.options.adb_port), "kill-server"], capture_output=True,
+                               timeout=15)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                log.warning("could not stop the adb server on port %d: %s", self.options.adb_port, exc)
 
     def _shell(self, cmd: str) -> str:
         if self.device is None:
@@ -276,24 +411,49 @@ class AndroidEnv(GuiEnv):
     # ------------------------------------------------------------------ perception
 
     def _screenshot_impl(self) -> np.ndarray:
-        return np.asarray(self.device.screenshot().convert("RGB"))
+        # One round trip for what an observation needs: the tree, the focused window, then the
+        # PNG; the tree waits in _pending for the _elements_impl call of the same observation.
+        out = self.device.shell(f"{_DUMP_CMD}; {_FOCUS_CMD}; screencap -p", encoding=None)
+        cut = out.find(b"\x89PNG\r\n\x1a\n")
+        if cut < 0:
+            raise _DumpError(f"screencap returned no PNG: {out[-200:]!r}")
+        image = cv2.imdecode(np.frombuffer(out[cut:], np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise _DumpError(f"screencap returned a broken PNG ({len(out) - cut} bytes)")
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        self._pending = (rgb, out[:cut].decode("utf-8", "replace"))
+        return rgb
 
     def _screen_size_impl(self) -> tuple[int, int]:
         return self._size
 
     def _elements_impl(self, image: np.ndarray) -> list[UIElement]:
-        out = self._shell(f"uiautomator dump {DUMP_PATH} >/dev/null && cat {DUMP_PATH}")
-        start = out.find("<?xml")
-        if start < 0:
+        pending, self._pending = self._pending, None
+        out = pending[1] if pending is not None and pending[0] is image else self._shell(f"{_DUMP_CMD}; {_FOCUS_CMD}")
+        start, end = out.find("<?xml"), out.rfind("</hierarchy>")
+        if start < 0 or end < 0:
             raise _DumpError(f"uiautomator dump failed: {out.strip()[:200]}")
-        xml = out[start:]
+        xml = out[start:end + len("</hierarchy>")]
         h, w = image.shape[:2]
-        m = re.search(r'package="([^"]*)"', xml)
-        self._package = m.group(1) if m else ""
+        focus = parse_foreground(out[end:])
+        if focus is None:
+            m = re.search(r'package="([^"]*)"', xml)
+            focus = (m.group(1) if m else "", "")
+        self._foreground = focus
         return parse_elements(xml, (w, h))
 
     def _context_impl(self) -> str:
-        return self._package
+        package, activity = self._foreground
+        return f"{package}/{activity}" if activity else package
+
+    def _foreground_impl(self) -> tuple[str, str]:
+        """(package, activity) of the app in front, asked of the device now."""
+        found = parse_foreground(self._shell("dumpsys window windows")) or parse_foreground(
+            self._shell("dumpsys activity activities"))
+        if found is None:
+            raise GuiActionError("the device names no focused activity (dumpsys window / activity)")
+        self._foreground = found
+        return found
 
     def _is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, _DumpError)  # "could not get idle state": the UI was animating
@@ -340,9 +500,9 @@ class AndroidEnv(GuiEnv):
         self._type_with_adb_keyboard(text)
 
     def _type_with_adb_keyboard(self, text: str) -> None:
-        if ADB_KEYBOARD not in self._shell("ime list -s"):
+        if ADB_KEYBOARD not in self._shell("ime list -a -s"):
             raise TextEntryError("typing non-ASCII text on Android needs the ADB Keyboard IME "
-                                 f"({ADB_KEYBOARD}) installed on the device")
+                                 f"({ADB_KEYBOARD}) installed on the device (see docs/phone.md)")
         previous = self._shell("settings get secure default_input_method").strip()
         self._shell(f"ime enable {ADB_KEYBOARD} >/dev/null; ime set {ADB_KEYBOARD} >/dev/null")
         try:
@@ -350,19 +510,58 @@ class AndroidEnv(GuiEnv):
             payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
             self._shell(f"am broadcast -a ADB_INPUT_B64 --es msg {payload}")
         finally:
-            if previous and previous != ADB_KEYBOARD:
+            if previous and previous != ADB_KEYBOARD and previous != "null":
                 self._shell(f"ime set {shlex.quote(previous)} >/dev/null")
 
     # ------------------------------------------------------------------ apps
 
+    def packages(self) -> list[str]:
+        """Installed packages (``pm list packages``), asked once per env."""
+        if self._packages is None:
+            out = self._run("packages", self._shell, "pm list packages")
+            self._packages = sorted(line.split(":", 1)[1].strip() for line in out.splitlines()
+                                    if line.startswith("package:"))
+        return list(self._packages)
+
     def _launch_impl(self, app: str) -> None:
+        app = app.strip()
         if "/" in app:
             out = self._shell(f"am start -W -n {shlex.quote(app)}")
-        else:
-            out = self._shell(f"monkey -p {shlex.quote(app)} -c android.intent.category.LAUNCHER 1")
-        if "Error" in out or "No activities found" in out or "monkey aborted" in out:
-            raise GuiActionError(f"could not launch {app!r}: {out.strip()[-300:]}")
-        self._launched.append(app.split("/", 1)[0])
+            if "Error" in out or "does not exist" in out:
+                raise AppNotFound(f"could not launch {app!r}: {out.strip()[-300:]}")
+            self._launched.append(app.split("/", 1)[0])
+            return
+        package = app if _PACKAGE.fullmatch(app) and app in self.packages() else None
+        if package is None and _PACKAGE.fullmatch(app) and app.count(".") >= 2:
+            raise AppNotFound(f"no package {app!r} on the device")
+        if package is None:
+            package = label_package(app, self.packages())
+        if package is None:
+            self._launch_from_home_screen(app)
+            return
+        out = self._shell(f"monkey -p {shlex.quote(package)} -c android.intent.category.LAUNCHER 1")
+        if "No activities found" in out or "monkey aborted" in out or "Error" in out:
+            raise AppNotFound(f"could not launch {app!r} ({package}): {out.strip()[-300:]}")
+        self._launched.append(package)
+
+    def _launch_from_home_screen(self, label: str) -> None:
+        """Tap the launcher icon whose label (text or content description) is ``label``: the
+        name a person sees, for apps whose package name does not say it."""
+        self._key_impl("home")
+        want = " ".join(label.lower().split())
+        for attempt in range(2):
+            image = self._screenshot_impl()
+            for el in self._elements_impl(image):
+                names = {" ".join(el.text.lower().split()), " ".join(el.description.lower().split("; ")[0].split())}
+                if want in names and el.clickable:
+                    self._tap_impl(*el.center)
+                    return
+            if attempt == 0:  # the app drawer: swipe up from the lower part of the home screen
+                w, h = self._size
+                self._swipe_impl(w // 2, int(h * 0.85), w // 2, int(h * 0.3), 0.3)
+                time.sleep(self.settle_s)
+        raise AppNotFound(f"no app called {label!r}: no package name says it and no launcher icon shows it "
+                          f"(packages: {', '.join(self.packages()[:20])}...)")
 
     def _stop_apps_impl(self) -> None:
         for package in dict.fromkeys(self._launched):
@@ -371,7 +570,7 @@ class AndroidEnv(GuiEnv):
 
     def _translate(self, what: str, exc: BaseException) -> Exception:
         try:
-            attached = {d.serial for d in self._client.device_list()}
+            attached = {d.serial for d in self._client.device_list()} if self._client is not None else set()
         except Exception:  # the adb server itself is gone: that is a disconnection too
             attached = set()
         if self.device is not None and self.device.serial not in attached:

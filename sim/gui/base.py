@@ -52,6 +52,8 @@ class GuiEnv(abc.ABC):
     backend = "gui"
     #: Whether ``key("ctrl+a")``-style combinations work (a physical or emulated keyboard).
     supports_combos = False
+    #: Whether ``launch`` takes an app's name as a person says it (Android: "Settings").
+    launches_by_name = False
     #: Library exceptions the backend's ``_impl`` methods may raise; translated by ``_translate``.
     library_errors: tuple[type[BaseException], ...] = ()
 
@@ -123,6 +125,12 @@ class GuiEnv(abc.ABC):
     def last_observation(self) -> Observation | None:
         """The most recent :meth:`observe` result (None before the first)."""
         return self._last
+
+    def foreground(self) -> tuple[str, str]:
+        """(application, screen) in front: Android's package and activity; elsewhere the page
+        or window title and ""."""
+        self.start()
+        return self._run("foreground", self._foreground_impl)
 
     def screen_size(self) -> tuple[int, int]:
         """(width, height) of the screenshot in pixels."""
@@ -282,6 +290,9 @@ class GuiEnv(abc.ABC):
     def _context_impl(self) -> str:
         """Short text about the screen for ``Observation.task`` (page title, task instruction)."""
         return ""
+
+    def _foreground_impl(self) -> tuple[str, str]:
+        return self._context_impl(), ""
 
     def _screen_size_impl(self) -> tuple[int, int]:
         h, w = self._screenshot_impl().shape[:2]

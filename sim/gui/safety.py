@@ -37,6 +37,7 @@ from embodied.errors import PrimitiveError
 from embodied.primitives import PrimitiveSet
 from embodied.types import FailureCategory, UIElement
 from perception.screen_predicates import visible_text
+from sim.gui.errors import ElementNotFound
 from sim.gui.secrets import MASK, Secret
 
 if TYPE_CHECKING:  # the config model is read by sim.gui.config, which should stay light to import
@@ -48,7 +49,8 @@ DEFAULT_RISKY = ("send", "pay", "pay now", "buy", "buy now", "purchase", "order"
                  "check out", "delete", "remove", "uninstall", "transfer", "format", "reset", "factory reset",
                  "erase", "wipe", "confirm payment", "confirm purchase", "subscribe", "donate")
 #: Primitives that change the screen; the others only look.
-ACTIONS = ("tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "back", "home", "launch")
+ACTIONS = ("tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "back", "home", "launch",
+           "set_checked", "swipe", "drag", "open_target")
 _FIELD_ROLES = ("textbox", "password", "search", "textarea")
 
 
@@ -202,8 +204,8 @@ class SafetyGuard:
         """Describe an action (resolving its element on the current screen) and rate its risk.
         A description that matches nothing raises ElementNotFound, as the action itself would."""
         target, shown, typed, texts = "", "", "", []
-        if name in ("tap", "long_press"):
-            target = str(arguments.get("target", ""))
+        if name in ("tap", "long_press", "set_checked") or (name == "drag" and "source" in arguments):
+            target = str(arguments.get("target" if name != "drag" else "source", ""))
             el = self.skills.locate(target).element
             shown = el.text or el.description
             texts = [target, el.text, el.description]
@@ -226,6 +228,15 @@ class SafetyGuard:
         elif name == "launch":
             target = str(arguments.get("app", ""))
             texts = [target]
+        elif name == "open_target":
+            target = str(arguments.get("target", ""))
+            try:
+                el = self.skills.locate(target).element
+            except ElementNotFound:  # an app to start by that name
+                texts = [target]
+            else:
+                shown = el.text or el.description
+                texts = [target, el.text, el.description]
         elif name == "key":
             target = str(arguments.get("name", ""))
         return ProposedAction(name, target, shown, typed, self.rules.risk([t for t in texts if t]))
@@ -251,6 +262,6 @@ class SafetyGuard:
         if name == "scroll_until":
             return visible_text(str(arguments.get("text", "")), self.skills.observation(fresh=True).elements) \
                 is not None
-        if name in ("tap", "long_press", "type_text"):
+        if name in ("tap", "long_press", "type_text", "set_checked", "open_target"):
             return True
         return None

@@ -13,6 +13,7 @@ never reaches a trace, a prompt or a log.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -20,13 +21,29 @@ from typing import Any
 from embodied.errors import PrimitiveError
 from embodied.primitives import PrimitiveSet
 from embodied.types import FailureCategory, Observation, UIElement
-from perception.screen_predicates import visible_text
+from perception.screen_predicates import switch_of, visible_text
 from perception.ui_query import ROLE_WORDS, ElementMatcher, Embedder, Match, parse_query
 from sim.gui.base import GuiEnv
 from sim.gui.errors import ElementNotFound, GuiActionError, TextEntryError
 from sim.gui.secrets import MASK, Secret
 
 _FIELD_ROLES = ROLE_WORDS["field"]
+
+
+_BOX_ROLES = ("switch", "checkbox", "radio")
+
+
+class NotCheckable(PrimitiveError):
+    """``set_checked``/``is_checked`` named an element with no on/off state and no switch,
+    checkbox or radio button in its row."""
+
+    category = FailureCategory.NOT_FOUND
+
+
+class StateUnchanged(PrimitiveError):
+    """A switch was tapped but reads the same state afterwards (disabled, or the tap missed)."""
+
+    category = FailureCategory.WRONG_STATE
 
 
 class UnknownSecret(PrimitiveError):
@@ -40,7 +57,8 @@ def element_dict(el: UIElement) -> dict[str, Any]:
     left, top, right, bottom = el.bounds
     return {"id": el.id, "role": el.role, "text": el.text, "description": el.description,
             "bounds": [left, top, right, bottom], "center": list(el.center), "clickable": el.clickable,
-            "editable": el.editable, "checked": el.checked, "selected": el.selected}
+            "editable": el.editable, "checked": el.checked, "selected": el.selected,
+            "resource_id": el.resource_id, "enabled": el.enabled, "focused": el.focused, "scrollable": el.scrollable}
 
 
 class GuiSkills:
@@ -133,9 +151,113 @@ class GuiSkills:
         self.env.type_text(text, into=target, clear=target is not None)
         return True
 
+    def is_checked(self, target: str) -> bool:
+        """Whether the switch, checkbox or radio button described (or the one in the row of the
+        described label) is on. Raises NotCheckable when there is none."""
+        return bool(self._box(target).checked)
+
+    def set_checked(self, target: str, on: bool = True) -> bool:
+        """Turn the switch/checkbox described (or the one in the described label's row) on or
+        off, tapping the widget itself and only when needed; the state is read back after the
+        tap. Returns True when it tapped, False when the state already held. Raises
+        NotCheckable, or StateUnchanged when the tap did not change the state."""
+        box = self._box(target)
+        if bool(box.checked) == bool(on):
+            return False
+        self.env.tap(box)
+        after = self._same_box(box, self.observation(fresh=True).elements)
+        if after is None or bool(after.checked) != bool(on):
+            state = "gone" if after is None else ("on" if after.checked else "off")
+            raise StateUnchanged(f"tapped the {box.role} {box.text or box.description!r} at {box.center} to turn it "
+                                 f"{'on' if on else 'off'}, but it is {state} afterwards")
+        return True
+
+    def _box(self, target: str) -> UIElement:
+        match = self.locate(target, prefer_roles=_BOX_ROLES)
+        box = switch_of(match.element, list(self.observation().elements))
+        if box is None:
+            el = match.element
+            raise NotCheckable(f"{target!r} matches {el.text or el.description!r} ({el.role}), which has no on/off "
+                               "state and no switch, checkbox or radio button in its row")
+        return box
+
+    @staticmethod
+    def _same_box(box: UIElement, elements: list[UIElement]) -> UIElement | None:
+        """``box`` on a newer screen: the widget of its role under its centre (ids may change)."""
+        x, y = box.center
+        hits = [e for e in elements if e.role == box.role and e.bounds[0] <= x <= e.bounds[2]
+                and e.bounds[1] <= y <= e.bounds[3]]
+        return hits[0] if hits else None
+
+    def open_target(self, target: str) -> bool:
+        """Open what ``target`` names: tap the element that matches on screen; where nothing
+        does and the device starts apps by name (a phone), start the app called so. Returns True
+        once done; raises ElementNotFound (or AppNotFound) when neither exists."""
+        try:
+            element = self.locate(target).element
+        except ElementNotFound:
+            if not self.env.launches_by_name:
+                raise
+            quoted = re.search(r'"([^"]+)"', target)  # the grammar quotes the name: 'the "Bank" button'
+            self.env.launch(quoted.group(1) if quoted else target.strip())
+            return True
+        self.env.tap(element)
+        return True
+
+    def swipe(self, direction: str, target: str = "") -> None:
+        """Swipe a finger across the described element (or the screen centre) towards
+        ``direction`` (up, down, left, right): "left" moves the finger right to left, as when
+        paging a carousel. For scrolling content into view use scroll or scroll_until."""
+        direction = direction.strip().lower()
+        if direction not in ("up", "down", "left", "right"):
+            raise ValueError(f"swipe direction {direction!r} is not one of up, down, left, right")
+        w, h = self.env.screen_size()
+        if target:
+            left, top, right, bottom = self.locate(target).element.bounds
+        else:
+            left, top, right, bottom = 0, 0, w, h
+        cx, cy = (left + right) // 2, (top + bottom) // 2
+        half_w, half_h = max(1, (right - left) * 2 // 5), max(1, (bottom - top) * 2 // 5)
+        dx = {"left": -half_w, "right": half_w}.get(direction, 0)
+        dy = {"up": -half_h, "down": half_h}.get(direction, 0)
+        self.env.swipe(cx - dx, cy - dy, cx + dx, cy + dy, 0.3)
+
+    def drag(self, source: str, target: str) -> None:
+        """Press and hold the element ``source``, move it onto ``target`` and let go (about 1 s)."""
+        a = self.locate(source).element
+        b = self.locate(target).element
+        self.env.swipe(*a.center, *b.center, 1.0)
+
+    def wait_idle(self, timeout_s: float = 5.0, quiet_s: float = 0.3) -> bool:
+        """Wait until the screen stops changing: the elements (texts, states, places) read the
+        same for ``quiet_s`` seconds. False when it was still changing after ``timeout_s``."""
+        deadline = time.monotonic() + max(0.0, float(timeout_s))
+        last = self._signature(self.observation(fresh=True).elements)
+        stable_since = time.monotonic()
+        while True:
+            if time.monotonic() - stable_since >= quiet_s:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.1, quiet_s))
+            now = self._signature(self.observation(fresh=True).elements)
+            if now != last:
+                last, stable_since = now, time.monotonic()
+
+    @staticmethod
+    def _signature(elements: list[UIElement]) -> list[tuple]:
+        return [(e.role, e.text, e.description, e.bounds, e.checked, e.selected, e.focused) for e in elements]
+
+    def foreground(self) -> str:
+        """The app and screen in front: ``package/activity`` on Android, the page or window
+        title elsewhere."""
+        package, activity = self.env.foreground()
+        return f"{package}/{activity}" if activity else package
+
     def key(self, name: str) -> None:
         """Press a key: enter, tab, escape, backspace, delete, space, up, down, left, right, home,
-        end, page_up, page_down, back, menu; or a combination like "ctrl+a" where a keyboard exists."""
+        end, page_up, page_down, back, menu, app_switch (recent apps on a phone); or a combination
+        like "ctrl+a" where a keyboard exists."""
         self.env.key(name)
 
     def scroll(self, direction: str = "down") -> None:
@@ -143,7 +265,7 @@ class GuiSkills:
         (up, down, left, right) comes into view."""
         self.env.scroll(direction, 0.5)
 
-    def scroll_until(self, text: str, direction: str = "down", max_scrolls: int = 10) -> bool:
+    def scroll_until(self, text: str, direction: str = "down", max_scrolls: int = 25) -> bool:
         """Scroll in ``direction`` until ``text`` is visible on screen. Returns False
         when it did not appear after ``max_scrolls`` scrolls or the screen stopped moving."""
         if max_scrolls < 0:
@@ -168,15 +290,21 @@ class GuiSkills:
         self.env.go_home()
 
     def launch(self, app: str) -> None:
-        """Start an app: a command line (desktop), a URL (browser), a package name (Android)."""
+        """Start an app: a command line (desktop), a URL (browser); on Android its label
+        ("Settings"), package ("com.android.settings") or "package/.Activity"."""
         self.env.launch(app)
 
     def wait_for(self, text: str, timeout_s: float = 5.0) -> bool:
         """Wait until ``text`` is visible on screen (contained in an element's text, or nearly
-        equal to it); False after ``timeout_s`` seconds."""
+        equal to it), or an element described by role or id shows ("the Send button", "#e4");
+        False after ``timeout_s`` seconds."""
         deadline = time.monotonic() + max(0.0, float(timeout_s))
+        query = parse_query(text)
         while True:
-            if visible_text(text, self.observation(fresh=True).elements) is not None:
+            elements = self.observation(fresh=True).elements
+            if visible_text(text, elements) is not None:
+                return True
+            if (query.roles or query.element_id) and self.matcher.best(query, elements) is not None:
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -209,6 +337,8 @@ class GuiSkills:
                                                              UnknownSecret))
         for fn in (self.find, self.tap, self.tap_xy, self.long_press, self.type_text, self.key, self.scroll,
                    self.scroll_until, self.back, self.home, self.launch, self.wait_for, self.read_text,
-                   self.elements, self.secret):
+                   self.elements, self.secret, self.set_checked, self.is_checked, self.open_target, self.swipe,
+                   self.drag,
+                   self.wait_idle, self.foreground):
             ps.add(fn)
         return ps

@@ -13,7 +13,8 @@ from embodied.domain import ActionSet, SubgoalAction
 
 @dataclass(frozen=True)
 class Tap(SubgoalAction):
-    """Tap an element. ``expand``: it opens something, so the screen must change."""
+    """Tap an element. ``expand``: it opens something, so the screen must change. ``opens``: the
+    instruction said "open X", which may name an app to start rather than something on screen."""
 
     action: ClassVar[str] = "tap"
     target: str
@@ -21,6 +22,7 @@ class Tap(SubgoalAction):
     element: str = ""
     role: str = ""
     expand: bool = False
+    opens: bool = False
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,18 @@ def test_live_device_observe_and_home() -> None:
         assert obs.images["screen"].ndim == 3 and obs.elements
         env.go_home()
         assert env.observe().task  # the package in front
+
+
+def test_a_settings_title_reads_and_names_its_rows_switch() -> None:
+    from embodied.types import Condition, Observation
+    from perception.screen_predicates import evaluate, switch_of
+
+    els = parse_elements(load("wifi_page"), SCREEN)
+    title = next(e for e in els if e.text == "Airplane mode" and e.role != "switch")
+    switch = switch_of(title, els)
+    assert switch is not None and switch.role == "switch" and switch.checked is True
+    obs = Observation(elements=els)
+    assert evaluate(Condition("checked", ("Airplane mode",)), obs).holds is True
+    assert evaluate(Condition("checked", ("Airplane mode",), negated=True), obs).holds is False
+    # an absent switch is not "off": a negated check on it does not hold
+    assert evaluate(Condition("checked", ("Bluetooth switch",), negated=True), obs).holds is False

@@ -8,10 +8,10 @@ import pytest
 from gui_fakes import FakeGui, login_screen
 
 from embodied.sandbox import Sandbox
-from embodied.types import FailureCategory, to_jsonable
+from embodied.types import FailureCategory, UIElement, to_jsonable
 from sim.gui.errors import ElementNotFound
 from sim.gui.secrets import MASK
-from sim.gui.skills import GuiSkills, UnknownSecret
+from sim.gui.skills import GuiSkills, NotCheckable, StateUnchanged, UnknownSecret
 
 
 @pytest.fixture
@@ -101,3 +101,35 @@ def test_secrets_never_appear_in_recorded_calls(skills: GuiSkills) -> None:
     assert MASK in recorded
     via_secret = to_jsonable(execution.calls[2])
     assert "hunter2" not in json.dumps(via_secret)
+
+
+def _settings_row(switch_enabled: bool = True) -> list[UIElement]:
+    """A settings row: a title and summary on the left, the switch on the right (no text of its own
+    that differs from the title's), and a second row below."""
+    return [UIElement("e0", "text", "Airplane mode", (20, 100, 300, 130), clickable=True),
+            UIElement("e1", "text", "Off", (20, 130, 300, 150), clickable=True),
+            UIElement("e2", "switch", "Airplane mode", (320, 105, 380, 145), clickable=switch_enabled,
+                      checked=False),
+            UIElement("e3", "text", "Battery", (20, 200, 300, 230))]
+
+
+def test_set_checked_taps_the_switch_of_the_title_row_and_reads_it_back() -> None:
+    gui = FakeGui(_settings_row())
+    skills = GuiSkills(gui)
+    assert skills.is_checked("Airplane mode") is False
+    assert skills.set_checked("Airplane mode", True) is True
+    assert [e for e in gui.log if e[0] == "tap"] == [("tap", 350, 125)]  # the switch, not the title
+    assert skills.is_checked("Airplane mode") is True
+    assert skills.set_checked("Airplane mode", True) is False  # already on: nothing is tapped
+    assert len([e for e in gui.log if e[0] == "tap"]) == 1
+    with pytest.raises(NotCheckable):
+        skills.set_checked("Battery", False)
+
+
+def test_set_checked_reports_a_switch_that_did_not_flip() -> None:
+    gui = FakeGui(_settings_row())
+    gui.items.insert(0, UIElement("e9", "group", "", (310, 95, 390, 155)))  # an overlay catches the tap
+    skills = GuiSkills(gui)
+    with pytest.raises(StateUnchanged) as info:
+        skills.set_checked("the Airplane mode switch", True)
+    assert info.value.category is FailureCategory.WRONG_STATE

@@ -65,7 +65,7 @@ def test_replay_of_the_recorded_episode_does_the_same_actions(display: str, tmp_
     replay = replay_episode(tmp_path / "episode", out_dir=tmp_path / "replay", config_dir=CONFIG.parent)
     assert replay.matches, replay.summary()
     calls = [s for s in replay.original if s.kind == "call"]
-    assert [c.data["name"] for c in calls] == ["type_text", "type_text", "find", "tap", "tap"]
+    assert [c.data["name"] for c in calls] == ["type_text", "type_text", "set_checked", "tap"]
     assert json.loads(out.read_text(encoding="utf-8")) == EXPECTED  # the replay filled the form again
 
 

@@ -1,0 +1,281 @@
+"""Phone tasks over real adb against the phone twin: success, false success, steps, seconds per step.
+
+Each task is an instruction a person might give, written before any tuning (never added to the
+GUI grammar), plus a check of the twin's app state afterwards: the ground truth, never the
+agent's word. A seed changes the apps' state (which switches are on, the order of the Settings
+sections, who the conversations are with, the contact list), so names in a task are drawn from
+that seed's apps. The agent runs through ``embodied.gui.connect("android", ...)`` exactly as on
+a phone: the real ``adb`` server, the twin's adb transport, the safety gate on (risky actions
+are confirmed by a callback that allows them and counts them).
+
+    .venv/bin/python benchmarks/phone.py                       # 17 tasks x 5 seeds, rule planner
+    .venv/bin/python benchmarks/phone.py --tasks wifi_off send_new --seeds 2 -v
+    .venv/bin/python benchmarks/phone.py --planner hybrid      # when that planner is registered
+
+Columns: success (the twin's state says the task is done), false success (the agent claimed
+success, the twin says no), steps (input actions sent to the phone), s/step (the loop's wall
+time per action: planning, code, sandbox, adb round trips, observation, monitors; no model).
+"read" marks tasks whose every clause the GUI grammar parsed. Goals without a model: <= 0.5 s
+per step, >= 90 % success on read tasks, false success 0. Timings are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import embodied.gui  # noqa: E402
+from embodied import backends  # noqa: E402
+from sim.gui.phone_twin import PhoneTwin, TwinOptions  # noqa: E402
+
+SETTINGS, MESSAGES, CONTACTS, BANK, LAUNCHER = ("com.android.settings", "com.embodied.messages",
+                                                "com.embodied.contacts", "com.embodied.bank", "com.android.launcher3")
+Check = Callable[[PhoneTwin, dict[str, Any]], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    phrase: str  # {placeholders} filled from the seed's apps by `pick`
+    check: Check
+    pick: Callable[[PhoneTwin, random.Random], dict[str, Any]] = lambda twin, rng: {}
+
+
+def switch_task(name: str, phrase: str, key: str, on: bool) -> Task:
+    def check(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+        now = twin.state(SETTINGS)["switches"]
+        others_same = {k: v for k, v in now.items() if k != key} == {k: v for k, v in ctx["before"].items() if k != key}
+        ok = now[key] is on and others_same
+        return ok, f"{key}={now[key]} (want {on}), other switches {'unchanged' if others_same else 'CHANGED'}"
+
+    return Task(name, phrase, check, lambda twin, rng: {"before": twin.state(SETTINGS)["switches"]})
+
+
+def _contact(twin: PhoneTwin, rng: random.Random, favourite: bool | None = None) -> str:
+    people = twin.state(CONTACTS)["contacts"]
+    pool = [c["name"] for c in people[len(people) // 2:] if favourite is None or c["favourite"] is favourite]
+    return rng.choice(pool)
+
+
+def _stranger(twin: PhoneTwin, rng: random.Random) -> str:
+    chats = {c["name"] for c in twin.state(MESSAGES)["conversations"]}
+    return rng.choice([c["name"] for c in twin.state(CONTACTS)["contacts"] if c["name"] not in chats])
+
+
+def _chat(twin: PhoneTwin, rng: random.Random) -> str:
+    return rng.choice([c["name"] for c in twin.state(MESSAGES)["conversations"]])
+
+
+def _sent(to_key: str, text: str) -> Check:
+    def check(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+        sent = twin.state(MESSAGES)["sent"]
+        return sent == [{"to": ctx[to_key], "text": text}], f"sent {sent}"
+    return check
+
+
+def _front(package: str, activity: str, text_key: str = "") -> Check:
+    def check(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+        front = twin.foreground()
+        shown = not text_key or ctx[text_key] in twin.screen_texts()
+        return front == (package, activity) and shown, f"in front: {front}"
+    return check
+
+
+def _favourite(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+    people = twin.state(CONTACTS)["contacts"]
+    fav = {c["name"] for c in people if c["favourite"]}
+    before = ctx["favourites"]
+    return fav == before | {ctx["who"]}, f"favourites added {sorted(fav - before)} removed {sorted(before - fav)}"
+
+
+def _deleted_chat(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+    s = twin.state(MESSAGES)
+    names = [c["name"] for c in s["conversations"]]
+    return s["deleted"] == [ctx["who"]] and ctx["who"] not in names, f"deleted {s['deleted']}"
+
+
+def _called(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+    calls = twin.state(CONTACTS)["calls"]
+    return calls == [ctx["who"]], f"calls {calls}"
+
+
+def _logged_in(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+    s = twin.state(BANK)
+    return s["logged_in"] and s["failed_logins"] == 0, f"logged_in={s['logged_in']} failed={s['failed_logins']}"
+
+
+def _paid(twin: PhoneTwin, ctx: dict[str, Any]) -> tuple[bool, str]:
+    payments = twin.state(BANK)["payments"]
+    return payments == [{"to": ctx["who"], "cents": 1250}], f"payments {payments}"
+
+
+TASKS = (
+    switch_task("dark_theme_off", "open Settings, then open Display, then turn off Dark theme", "dark_theme", False),
+    switch_task("battery_saver_on", "open Settings, then open Battery, then turn on Battery saver", "battery_saver",
+                True),
+    switch_task("wifi_off", 'open Settings, then open "Network & internet", then turn off Wi-Fi', "wifi", False),
+    switch_task("airplane_on", 'open Settings, then open "Network & internet", then turn on Airplane mode', "airplane",
+                True),
+    switch_task("bluetooth_on", "open Settings, then open Connected devices, then turn on Bluetooth", "bluetooth",
+                True),
+    switch_task("dnd_on", "open Settings, then open Sound & vibration, then turn on Do Not Disturb", "do_not_disturb",
+                True),
+    switch_task("location_off", "open Settings, then open Location, then turn off Use location", "location", False),
+    Task("send_new", "open Messages, then tap Start chat, then type {who} into To, then type Running late into "
+         "Message, then tap Send", _sent("who", "Running late"), lambda t, r: {"who": _stranger(t, r)}),
+    Task("reply", "open Messages, then open {who}, then type On my way into Text message, then tap Send",
+         _sent("who", "On my way"), lambda t, r: {"who": _chat(t, r)}),
+    Task("delete_chat", "open Messages, then long press {who}, then tap Delete", _deleted_chat,
+         lambda t, r: {"who": _chat(t, r)}),
+    Task("open_contact", "open Contacts, then scroll down to {who}, then tap {who}",
+         _front(CONTACTS, "ContactDetailActivity", "who"), lambda t, r: {"who": _contact(t, r)}),
+    Task("favourite", "open Contacts, then scroll down to {who}, then tap {who}, then turn on Favourite", _favourite,
+         lambda t, r: {"who": _contact(t, r, favourite=False),
+                       "favourites": {c["name"] for c in t.state(CONTACTS)["contacts"] if c["favourite"]}}),
+    Task("call", "open Contacts, then scroll down to {who}, then tap {who}, then tap Call", _called,
+         lambda t, r: {"who": _contact(t, r)}),
+    Task("log_in", "open Bank, then log in as ada with the configured password", _logged_in),
+    Task("pay", "open Bank, then log in as ada with the configured password, then tap Pay someone, then type {who} "
+         "into Payee, then type 12.50 into Amount, then tap Pay", _paid, lambda t, r: {"who": _contact(t, r)}),
+    Task("back_twice", "open Settings, then open Battery, then go back, then go back", _front(LAUNCHER, "Launcher")),
+    Task("home_then_app", "open Messages, then go home, then open Contacts", _front(CONTACTS, "ContactsActivity")),
+)
+
+
+@dataclass
+class TaskResult:
+    name: str
+    episodes: int = 0
+    successes: int = 0
+    false_successes: int = 0
+    read: bool = True
+    steps: list[int] = field(default_factory=list)
+    wall_s: list[float] = field(default_factory=list)
+    confirmations: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def s_per_step(self) -> float:
+        return sum(self.wall_s) / max(1, sum(self.steps))
+
+
+def grammar_reads(instruction: str) -> bool:
+    """Whether the GUI grammar parses every clause (a planning question, not a screen one)."""
+    from planners.errors import PlanningError
+    from planners.gui.grammar import Grammar
+
+    try:
+        return bool(Grammar().parse(instruction))
+    except PlanningError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(tasks: list[Task], seeds: list[int], planner: str, verbose: bool) -> list[TaskResult]:
+    adb = shutil.which("adb")
+    if adb is None:
+        raise SystemExit("adb is missing: make setup installs Debian's adb")
+    port = free_port()
+    subprocess.run([adb, "-P", str(port), "start-server"], check=True, capture_output=True, timeout=30)
+    results = []
+    try:
+        with PhoneTwin(TwinOptions(seed=seeds[0])) as twin:
+            asked: list[str] = []
+
+            def confirm(action: Any) -> bool:
+                asked.append(action.describe())
+                return True
+
+            with embodied.gui.connect("android", connect=twin.serial, adb_port=port, settle_s=0, semantic=False,
+                                      planner=planner, confirm=confirm,
+                                      secrets={"password": twin.bank_password}) as phone:
+                for task in tasks:
+                    result = TaskResult(task.name)
+                    for seed in seeds:
+                        twin.reset(seed)
+                        ctx = task.pick(twin, random.Random(seed))
+                        instruction = task.phrase.format(**ctx)
+                        result.read = result.read and grammar_reads(instruction)
+                        asked.clear()
+                        t0 = time.perf_counter()
+                        episode = phone.do(instruction)
+                        wall = time.perf_counter() - t0
+                        ok, why = task.check(twin, ctx)
+                        result.episodes += 1
+                        result.successes += ok
+                        result.false_successes += episode.success and not ok
+                        result.steps.append(episode.sim_steps)
+                        result.wall_s.append(wall)
+                        result.confirmations += len(asked)
+                        if not ok:
+                            claim = "claimed success" if episode.success else (episode.failure or "")[:160]
+                            result.failures.append(f"seed {seed}: {instruction!r}: twin: {why}; agent: {claim}")
+                        if verbose:
+                            print(f"  {task.name} seed {seed}: {'ok' if ok else 'FAIL'}"
+                                  f"{' (FALSE SUCCESS)' if episode.success and not ok else ''} {episode.sim_steps} "
+                                  f"steps {wall:.1f} s", flush=True)
+                    results.append(result)
+    finally:
+        subprocess.run([adb, "-P", str(port), "kill-server"], capture_output=True, timeout=30)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=[t.name for t in TASKS])
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per task")
+    parser.add_argument("--planner", default="gui_rule", help="a planner registry name (gui_rule, hybrid, ...)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    known = {t.name: t for t in TASKS}
+    unknown = [n for n in args.tasks if n not in known]
+    if unknown:
+        parser.error(f"unknown task(s) {', '.join(unknown)}; tasks: {', '.join(known)}")
+    if args.planner not in backends.registry("planner").names():
+        print(f"planner {args.planner!r} is not registered (known: {', '.join(backends.registry('planner').names())})")
+        return 2
+    seeds = list(range(args.seeds))
+    t0 = time.perf_counter()
+    results = run([known[n] for n in args.tasks], seeds, args.planner, args.verbose)
+    wall = time.perf_counter() - t0
+
+    print(f"\nPhone twin over real adb, planner {args.planner} ({len(seeds)} seeds per task, {wall:.0f} s in all)")
+    print(f"{'task':<18}{'read':>5}{'success':>9}{'false':>7}{'steps':>7}{'s/step':>8}{'confirms':>10}")
+    for r in results:
+        print(f"{r.name:<18}{'yes' if r.read else 'no':>5}{r.successes:>4}/{r.episodes:<4}{r.false_successes:>7}"
+              f"{sum(r.steps) / max(1, r.episodes):>7.1f}{r.s_per_step:>8.2f}{r.confirmations:>10}")
+    read = [r for r in results if r.read]
+    episodes = sum(r.episodes for r in results)
+    steps = sum(sum(r.steps) for r in results)
+    per_step = sum(sum(r.wall_s) for r in results) / max(1, steps)
+    print(f"all tasks: success {sum(r.successes for r in results)}/{episodes}, false success "
+          f"{sum(r.false_successes for r in results)}, s/step {per_step:.2f}")
+    if read:
+        n = sum(r.episodes for r in read)
+        print(f"tasks the grammar reads ({len(read)}): success {sum(r.successes for r in read)}/{n} = "
+              f"{100 * sum(r.successes for r in read) / max(1, n):.0f} %")
+    for r in results:
+        for f in r.failures[:3]:
+            print(f"  {r.name}: {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
