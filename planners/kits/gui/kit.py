@@ -34,8 +34,9 @@ def evaluate(condition: Condition, observation: Observation) -> PredicateResult:
 KIT = DomainKit(
     name="gui",
     summary="a screen operated by tapping, typing, scrolling and keys",
-    primitives=("find", "tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "back",
-                "home", "launch", "wait_for", "read_text", "elements", "secret"),
+    primitives=("find", "tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "swipe",
+                "drag", "back", "home", "launch", "open_target", "foreground", "set_checked", "is_checked",
+                "wait_for", "wait_idle", "read_text", "elements", "secret"),
     predicates=PREDICATES,
     evaluate=evaluate,
     actions=ACTIONS,
