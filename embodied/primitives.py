@@ -4,8 +4,10 @@ docstrings. A primitive without hints or a docstring fails at registration, not 
 from __future__ import annotations
 
 import inspect
+import time
 import typing
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,27 @@ class PrimitiveSet:
         self.sim_time = sim_time or (lambda: 0.0)
         self.redact = redact or (lambda value: value)
         self._items: dict[str, Primitive] = {}
+        self._deadline: float | None = None  # time.monotonic() by which the running policy must end
+
+    @contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """While the block runs, a policy's wall-clock budget of ``seconds`` is known to the
+        primitives (:meth:`time_left`), so a long one (a slow arm motion, a wait) can refuse work it
+        cannot finish: the sandbox's budget is checked only between policy statements. The runner
+        of policies opens this around each run; nested runs keep the earlier deadline."""
+        previous = self._deadline
+        end = time.monotonic() + seconds
+        self._deadline = end if previous is None else min(previous, end)
+        try:
+            yield
+        finally:
+            self._deadline = previous
+
+    def time_left(self) -> float | None:
+        """Seconds of the running policy's budget left (0 when spent); None outside a policy run."""
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
 
     def add(self, fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
         name = name or fn.__name__
