@@ -67,6 +67,11 @@ def test_bad_numbers_fail_typed_before_any_motion(env, api, call: str, names: st
 
 def test_a_nan_reach_residual_is_unreachable(env, api) -> None:
     robot = env.world.robot
+    for bad in ((float("nan"), 0.0, 0.3), (0.5, float("inf"), 0.3)):
+        with pytest.raises(InvalidArgument):  # the simulated arm refuses it too, not a NaN residual
+            robot.reachable(bad)
+    with pytest.raises(InvalidArgument):
+        robot.reachable((0.5, 0.0, 0.3), float("nan"))
     skills_reach = api["move_to"].fn.__self__._check_reach
     original = robot.reachable
     robot.reachable = lambda position, yaw=None: float("nan")
