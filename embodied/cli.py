@@ -70,11 +70,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from embodied.config import load_config
+    from embodied.config import check_output_dir, load_config
     from embodied.console import ConsoleLog
     from embodied.experiment import run_episode
 
     cfg = load_config(args.config, args.overrides)
+    if args.run_dir is not None:
+        check_output_dir(args.run_dir, file="<command line>", field="--run-dir")
+    else:
+        check_output_dir(cfg.run.out_dir, file=str(args.config))
     if args.quiet:
         cfg.run.quiet = True
     result = run_episode(cfg, args.run_dir, config_dir=args.config.resolve().parent,
@@ -86,9 +90,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from embodied.config import load_config
+    """Everything ``run`` (or ``sweep``, for a config with a sweep: section) would refuse."""
+    from embodied.config import check_output_dir, load_config, load_config_data
 
+    data, _ = load_config_data(args.config, args.overrides)
+    if "sweep" in data:
+        from embodied.sweep import plan_sweep
+
+        plan = plan_sweep(args.config, args.overrides)
+        check_output_dir(plan.run_dir.parent, file=str(args.config))
+        print(f"{args.config}: ok (sweep of {len(plan.jobs())} episodes: {len(plan.cells)} variant x task, "
+              f"{len(plan.seeds)} seed(s))")
+        return 0
     cfg = load_config(args.config, args.overrides)
+    check_output_dir(cfg.run.out_dir, file=str(args.config))
     monitors = ", ".join(cfg.agent.monitors) if cfg.agent.monitors is not None else "the domain kit's"
     print(f"{args.config}: ok ({cfg.env.kind}, planner {cfg.agent.planner}, monitors {monitors})")
     return 0

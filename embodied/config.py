@@ -5,6 +5,7 @@ line, the field path, what was expected, and a "did you mean" where one helps.""
 from __future__ import annotations
 
 import copy
+import os
 import types
 import typing
 from pathlib import Path
@@ -13,11 +14,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from embodied import backends
+from embodied import backends, safe_yaml
 from embodied.errors import ConfigError, UnknownBackendError
 from embodied.registry import did_you_mean
 
 Loc = tuple[str | int, ...]
+MAX_SEED = 2**32 - 1  # seeds are unsigned 32-bit: every RNG the environments use accepts them
 LineMap = dict[Loc, tuple[str, int]]
 
 
@@ -174,13 +176,6 @@ def _check_part_options(agent: AgentConfig) -> None:
 # YAML with line numbers
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str) -> ConfigError:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    line = mark.line + 1 if mark is not None else None
-    return ConfigError(f"invalid YAML: {problem}", file=file, line=line)
-
-
 def _lines(node: yaml.Node, file: str, loc: Loc, out: LineMap) -> None:
     out[loc] = (file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -196,17 +191,7 @@ def _lines(node: yaml.Node, file: str, loc: Loc, out: LineMap) -> None:
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], LineMap]:
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=file, hint="check the path") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, file) from None
+    data, node = safe_yaml.parse(safe_yaml.read_text(path), file)
     if data is None:
         raise ConfigError("the file is empty", file=file, hint="a config needs at least task: and env:")
     if not isinstance(data, dict):
@@ -230,11 +215,24 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], LineMap]:
+MAX_INCLUDE_DEPTH = 8  # a preset including a preset ... this deep is a mistake
+MAX_INCLUDED_FILES = 64  # files read for one config, includes of includes counted
+
+
+def _load_with_includes(path: Path, seen: tuple[Path, ...] = (),
+                        budget: list[int] | None = None) -> tuple[dict[str, Any], LineMap]:
+    """``budget``: files still allowed for this config (shared by the whole include tree)."""
+    budget = [MAX_INCLUDED_FILES] if budget is None else budget
     path = path.resolve() if path.exists() else path
     if path in seen:
         chain = " -> ".join(str(p) for p in (*seen, path))
         raise ConfigError(f"include cycle: {chain}", file=str(seen[-1]))
+    if len(seen) > MAX_INCLUDE_DEPTH:
+        raise ConfigError(f"includes nest deeper than {MAX_INCLUDE_DEPTH} files: "
+                          f"{' -> '.join(str(p) for p in (*seen, path))}", file=str(seen[-1]), field="include")
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigError(f"more than {MAX_INCLUDED_FILES} files included", file=str(seen[-1]), field="include")
     data, lines = _read_yaml(path)
     includes = data.pop("include", [])
     if isinstance(includes, str):
@@ -246,11 +244,14 @@ def _load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[s
     merged_lines: LineMap = {}
     for inc in includes:
         inc_path = (path.parent / inc) if not Path(inc).is_absolute() else Path(inc)
+        file, line = lines.get(("include",), (str(path), None))
         if not inc_path.exists():
-            file, line = lines.get(("include",), (str(path), None))
             raise ConfigError(f"included file {inc!r} not found (looked in {inc_path.parent})",
                               file=file, line=line, field="include")
-        inc_data, inc_lines = _load_with_includes(inc_path, (*seen, path))
+        if not inc_path.is_file():
+            raise ConfigError(f"included {inc!r} is not a regular file (a directory, device or pipe cannot be a "
+                              f"config)", file=file, line=line, field="include")
+        inc_data, inc_lines = _load_with_includes(inc_path, (*seen, path), budget)
         merged = _merge(merged, inc_data)
         merged_lines.update(inc_lines)
     merged = _merge(merged, data)
@@ -268,8 +269,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"override {text!r} is not key=value", file="<command line>",
                           hint="e.g. env.seed=3 or agent.planner=rule")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = safe_yaml.parse(raw, "<command line>")[0] if raw.strip() else ""
+    except ConfigError:  # not YAML: the text as it is
         value = raw
     # Lists and mappings only in flow form ([a, b], {k: v}): free text with a colon or a leading
     # dash ("put them in a row: red, green") stays the text it is.
@@ -427,6 +428,11 @@ def validate(data: dict[str, Any], lines: LineMap | None = None, file: str = "<c
         cfg.env = env_model.model_validate(env)
     except ValidationError as exc:
         raise validation_error(exc, env_model, ("env",), lines, file) from None
+    seed = getattr(cfg.env, "seed", None)
+    if isinstance(seed, int) and not 0 <= seed <= MAX_SEED:
+        f, line = _line_for(("env", "seed"), lines)
+        raise ConfigError(f"{seed} is not a seed; seeds are integers in 0..{MAX_SEED}", file=f or file, line=line,
+                          field="env.seed")
     _check_goal(cfg, getattr(env_model, "domain", None), lines, file)
     if cfg.task.policy is None:
         try:
@@ -451,6 +457,24 @@ def _check_goal(cfg: ExperimentConfig, domain: str | None, lines: LineMap, file:
         except ConditionSyntaxError as exc:
             f, line = _line_for(("task", "goal", i), lines)
             raise ConfigError(f"goal item {i}: {exc}", file=f or file, line=line, field="task.goal") from exc
+
+
+def check_output_dir(out_dir: str | Path, *, file: str, field: str = "run.out_dir") -> None:
+    """Raise a ConfigError unless ``out_dir`` is (or can be created as) a writable directory, so a
+    run fails at check time instead of after its environment started. Nothing is created."""
+    path = Path(out_dir).expanduser()
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = "is" if probe == path else f"would be inside {probe}, which is"
+        raise ConfigError(f"{str(out_dir)!r} {what} not a directory", file=file, field=field)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        where = "" if probe == path else f" (its nearest existing parent {probe} is not writable)"
+        raise ConfigError(f"cannot write to {str(out_dir)!r}{where}", file=file, field=field,
+                          hint="choose a writable run.out_dir or pass --run-dir")
 
 
 def load_config_data(path: str | Path, overrides: typing.Sequence[str] = ()) -> tuple[dict[str, Any], LineMap]:

@@ -57,6 +57,13 @@ class ObjectNotFound(PrimitiveError):
     category = FailureCategory.NOT_FOUND
 
 
+class DeadlineExceeded(PrimitiveError):
+    """A primitive refused to start (or stopped) work that would run past the running policy's
+    wall-clock budget (see :meth:`embodied.primitives.PrimitiveSet.time_left`)."""
+
+    category = FailureCategory.TIMEOUT
+
+
 class PolicyBudgetExceeded(EmbodiedError):
     """A code policy ran out of steps or wall time."""
 

@@ -4,8 +4,10 @@ docstrings. A primitive without hints or a docstring fails at registration, not 
 from __future__ import annotations
 
 import inspect
+import time
 import typing
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,34 @@ def _type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
+class PolicyDeadline:
+    """When the running policy must end, for primitives that take long (a slow arm motion, a
+    wait): the sandbox checks its budget only between policy statements, so such a primitive
+    must refuse work it cannot finish. One holder may be shared by a primitive set and the sets
+    wrapping it (e.g. a safety guard), so a deadline opened on the outer set reaches the skills."""
+
+    def __init__(self) -> None:
+        self._end: float | None = None  # time.monotonic() by which the running policy must end
+
+    @contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        """A policy with ``seconds`` of wall-clock budget runs inside the block; nested runs keep
+        the earlier deadline."""
+        previous = self._end
+        end = time.monotonic() + seconds
+        self._end = end if previous is None else min(previous, end)
+        try:
+            yield
+        finally:
+            self._end = previous
+
+    def time_left(self) -> float | None:
+        """Seconds of the running policy's budget left (0 when spent); None outside a policy run."""
+        if self._end is None:
+            return None
+        return max(0.0, self._end - time.monotonic())
+
+
 class PrimitiveSet:
     """Named callables for one environment. ``sim_time`` reports simulated seconds so the
     sandbox can record how much simulated time each call took. ``redact`` maps a value about to
@@ -51,7 +81,7 @@ class PrimitiveSet:
 
     def __init__(self, domain: str, sim_time: Callable[[], float] | None = None,
                  redact: Callable[[Any], Any] | None = None,
-                 errors: Sequence[type[PrimitiveError]] = ()) -> None:
+                 errors: Sequence[type[PrimitiveError]] = (), policy_deadline: PolicyDeadline | None = None) -> None:
         self.domain = domain
         for error in errors:
             if not (isinstance(error, type) and issubclass(error, PrimitiveError)):
@@ -63,6 +93,16 @@ class PrimitiveSet:
         self.sim_time = sim_time or (lambda: 0.0)
         self.redact = redact or (lambda value: value)
         self._items: dict[str, Primitive] = {}
+        self.policy_deadline = policy_deadline or PolicyDeadline()
+
+    def deadline(self, seconds: float) -> AbstractContextManager[None]:
+        """Make a policy's wall-clock budget of ``seconds`` known to the primitives while the block
+        runs (:class:`PolicyDeadline`). The runner of policies opens this around each run."""
+        return self.policy_deadline.within(seconds)
+
+    def time_left(self) -> float | None:
+        """Seconds of the running policy's budget left; None outside a policy run."""
+        return self.policy_deadline.time_left()
 
     def add(self, fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
         name = name or fn.__name__

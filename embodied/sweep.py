@@ -47,6 +47,7 @@ import re
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,7 +58,15 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from embodied import backends
-from embodied.config import StrictModel, load_config, load_config_data, resolved_dict, validate, validation_error
+from embodied.config import (
+    MAX_SEED,
+    StrictModel,
+    load_config,
+    load_config_data,
+    resolved_dict,
+    validate,
+    validation_error,
+)
 from embodied.errors import ConfigError, EmbodiedError, UnknownBackendError
 from embodied.executors import EpisodeExecutor, EpisodeJob, JobOutput, Worker
 from embodied.models.replay import CASSETTE_OPTION, DEFAULT_MODE, MODE_OPTION, REPLAY_BACKEND, REPLAY_MODE
@@ -79,6 +88,16 @@ FAILURE_FILE = "failure.json"
 SUMMARY_FILE = "summary.json"
 _SEED_RANGE = re.compile(r"\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*")
 _DOTTED = re.compile(r"[A-Za-z_][\w-]*(\.[\w-]+)*")
+
+
+MAX_SEEDS = 100_000  # seeds per sweep; times variants and tasks, that is already days of episodes
+
+
+def _check_seed_range(start: int, count: int) -> None:
+    if count > MAX_SEEDS:
+        raise ValueError(f"{count} seeds; a sweep runs at most {MAX_SEEDS} seeds")
+    if start < 0 or start + count - 1 > MAX_SEED:
+        raise ValueError(f"seeds must be >= 0 and <= {MAX_SEED}")
 
 
 class SweepError(EmbodiedError):
@@ -108,6 +127,7 @@ class SweepSpec(StrictModel):
             a, b = int(m.group(1)), int(m.group(2))
             if b < a:
                 raise ValueError(f"seeds {v!r}: the range is empty (end before start)")
+            _check_seed_range(a, b - a + 1)  # before expanding: 0..999999999 must not fill memory
             return list(range(a, b + 1))
         if isinstance(v, dict):
             unknown = set(v) - {"start", "count"}
@@ -116,6 +136,7 @@ class SweepSpec(StrictModel):
             start, count = v.get("start", 0), v["count"]
             if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, count)) or count < 1:
                 raise ValueError("seeds: start and count must be integers, count >= 1")
+            _check_seed_range(start, count)
             return list(range(start, start + count))
         if isinstance(v, int) and not isinstance(v, bool):
             return [v]
@@ -128,9 +149,11 @@ class SweepSpec(StrictModel):
             return v
         if not v:
             raise ValueError("seeds is empty")
-        if any(s < 0 for s in v):
-            raise ValueError("seeds must be >= 0")
-        dup = sorted({s for s in v if v.count(s) > 1})
+        if len(v) > MAX_SEEDS:
+            raise ValueError(f"{len(v)} seeds; a sweep runs at most {MAX_SEEDS} seeds")
+        if any(not 0 <= s <= MAX_SEED for s in v):
+            raise ValueError(f"seeds must be >= 0 and <= {MAX_SEED}")
+        dup = sorted(s for s, n in Counter(v).items() if n > 1)
         if dup:
             raise ValueError(f"seeds repeat: {dup}")
         return v

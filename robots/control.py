@@ -7,6 +7,10 @@ What the wrapper adds, each a separate concern:
 - **Connection guarding** (lerobot style): every call before :meth:`SafeRobot.connect` or after
   :meth:`SafeRobot.disconnect` raises :class:`NotConnected`; connecting twice raises
   :class:`AlreadyConnected`.
+- **Number checks**: a non-finite target, yaw, speed, gripper width or force is refused with
+  :class:`~robots.errors.InvalidArgument` in every mode before anything reaches the driver (NaN
+  would pass every comparison of the workspace check), and so is a speed below
+  :attr:`ControlConfig.min_speed`; a driver reporting a non-finite pose is a :class:`DriverFault`.
 - **Workspace limits**: an axis-aligned box in metres. A target outside it is refused
   (:class:`OutsideWorkspace`, an :class:`~robots.errors.Unreachable` the agent can react to) or
   clipped onto the box, per :attr:`ControlConfig.on_outside`. Either way the returned
@@ -137,6 +141,8 @@ class ControlConfig(StrictModel):
     workspace: Workspace
     on_outside: Literal["clip", "refuse"] = "refuse"
     max_speed: float = Field(default=0.25, gt=0, le=2.0, description="end-effector m/s")
+    min_speed: float = Field(default=0.005, gt=0, le=2.0,
+                             description="slowest accepted m/s: slower moves would outlive any budget")
     rate_hz: float = Field(default=50.0, gt=0, le=1000.0, description="control ticks per second")
     watchdog_s: float = Field(default=0.5, gt=0, description="longest wait for a state report")
     command_timeout_s: float = Field(default=5.0, gt=0, description="longest wait for one motion segment")
@@ -417,7 +423,10 @@ class SafeRobot:
 
     def _state(self) -> tuple[Vec3, float]:
         position, yaw = self._call(self.driver.ee_pose, "ee_pose", self.config.watchdog_s)
-        return (float(position[0]), float(position[1]), float(position[2])), float(yaw)
+        here = (float(position[0]), float(position[1]), float(position[2])), float(yaw)
+        if not all(math.isfinite(v) for v in (*here[0], here[1])):  # lines from a NaN start are NaN
+            raise DriverFault(f"the driver reported a non-finite pose {here}")
+        return here
 
     # -- state (protocol) -------------------------------------------------------------------
 
@@ -425,6 +434,26 @@ class SafeRobot:
     def max_speed(self) -> float:
         """End-effector speed limit in m/s: the tighter of the config's and the driver's."""
         return min(self.config.max_speed, self.driver.max_speed)
+
+    @staticmethod
+    def _point(position: object, what: str = "target") -> Vec3:
+        """``position`` as three finite floats, else InvalidArgument: NaN passes every comparison
+        of the workspace check (all are false), so it is refused before any of them."""
+        try:
+            x, y, z = (float(v) for v in position)  # type: ignore[attr-defined]
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"{what} must be three numbers (x, y, z) in metres, got {position!r}") from exc
+        if not all(math.isfinite(v) for v in (x, y, z)):
+            raise InvalidArgument(f"{what} must be finite, got ({x}, {y}, {z})")
+        return x, y, z
+
+    @staticmethod
+    def _yaw(yaw: float | None) -> float | None:
+        if yaw is None:
+            return None
+        if not isinstance(yaw, int | float) or not math.isfinite(yaw):
+            raise InvalidArgument(f"yaw must be a finite number of radians or None, got {yaw!r}")
+        return float(yaw)
 
     def joint_positions(self) -> list[float]:
         return self._call(self.driver.joint_positions, "joint_positions", self.config.watchdog_s)
@@ -454,14 +483,17 @@ class SafeRobot:
         """The driver's IK residual for the target actually sent; in clip mode the distance the
         target was moved onto the box is added, so a far-outside point does not look reachable."""
         sent, clipped = self._limit(position)
+        yaw = self._yaw(yaw)
         residual = self._call(lambda: self.driver.reachable(sent, yaw), "reachable", self.config.command_timeout_s)
+        if not math.isfinite(residual):  # a solver that diverged cannot call a pose reachable
+            return math.inf
         return residual + (math.dist(sent, position) if clipped else 0.0)
 
     # -- limits -----------------------------------------------------------------------------
 
     def _limit(self, position: Vec3) -> tuple[Vec3, bool]:
         """(target to send, whether it was clipped); raises OutsideWorkspace in refuse mode."""
-        target = (float(position[0]), float(position[1]), float(position[2]))
+        target = self._point(position)
         box = self.config.workspace
         if box.contains(target):
             return target, False
@@ -473,8 +505,9 @@ class SafeRobot:
     def _speed(self, speed: float | None) -> float:
         if speed is None:
             return self.max_speed
-        if not speed > 0.0:
-            raise InvalidArgument(f"speed must be > 0 m/s, got {speed}")
+        low = min(self.config.min_speed, self.max_speed)
+        if not isinstance(speed, int | float) or not math.isfinite(speed) or not speed >= low:
+            raise InvalidArgument(f"speed must be a finite number of m/s, at least {low:g}, got {speed!r}")
         return min(float(speed), self.max_speed)
 
     # -- the loop ---------------------------------------------------------------------------
@@ -536,7 +569,8 @@ class SafeRobot:
         self._guard()
         self._check_estop()
         v = self._speed(speed)
-        requested = (float(position[0]), float(position[1]), float(position[2]))
+        yaw = self._yaw(yaw)
+        requested = self._point(position)
         target, clipped = self._limit(requested)
         start, _ = self._state()
         sent, steps, contact, stats = self._run(self._line(start, target, v), yaw, v, stop_on_contact)
@@ -579,18 +613,22 @@ class SafeRobot:
         self._guard()
         self._check_estop()
         v = self._speed(speed)
+        yaw = self._yaw(yaw)
         spacing = v / self.config.rate_hz
         clipped = 0
         current, _ = self._state()
+        box = self.config.workspace
 
         def points() -> Iterator[Vec3]:
             nonlocal clipped, current
             for target in targets:
-                goal, was_clipped = self._limit(target)
+                goal, was_clipped = self._limit(target)  # refuses a non-finite target: nothing is sent
                 clipped += was_clipped
                 gap = math.dist(current, goal)
                 if gap > spacing:
-                    goal = tuple(a + (b - a) * spacing / gap for a, b in zip(current, goal))  # type: ignore[assignment]
+                    x, y, z = (a + (b - a) * spacing / gap for a, b in zip(current, goal))
+                    # from inside the box, rounding must not put a point a hair outside it
+                    goal = box.clip((x, y, z)) if box.contains(current) else (x, y, z)
                 current = goal
                 yield goal
 
@@ -600,12 +638,16 @@ class SafeRobot:
     def open_gripper(self, width: float | None = None) -> float:
         self._guard()
         self._check_estop()
+        if width is not None and (not isinstance(width, int | float) or not math.isfinite(width) or width < 0):
+            raise InvalidArgument(f"gripper width must be a finite number of metres >= 0 or None, got {width!r}")
         self._gripper_closed = False
         return self._call(lambda: self.driver.open_gripper(width), "open_gripper", self.config.blocking_timeout_s)
 
     def close_gripper(self, force: float | None = None) -> float:
         self._guard()
         self._check_estop()
+        if force is not None and (not isinstance(force, int | float) or not math.isfinite(force) or force <= 0):
+            raise InvalidArgument(f"gripper force must be a finite number of newtons > 0 or None, got {force!r}")
         self._gripper_closed = True
         return self._call(lambda: self.driver.close_gripper(force), "close_gripper", self.config.blocking_timeout_s)
 

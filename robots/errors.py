@@ -3,7 +3,7 @@ monitor reports and the repairer keys on; nothing branches on message text."""
 
 from __future__ import annotations
 
-from embodied.errors import ObjectNotFound, PrimitiveError
+from embodied.errors import DeadlineExceeded, ObjectNotFound, PrimitiveError
 from embodied.types import FailureCategory
 
 __all__ = ["GraspMissed", "InvalidArgument", "MotionBlocked", "ObjectDropped", "ObjectNotFound", "RobotError",
@@ -52,4 +52,5 @@ class InvalidArgument(RobotError):
 
 #: What the robot skills raise that a policy may catch by name (the sandbox offers exactly these).
 PRIMITIVE_ERRORS: tuple[type[PrimitiveError], ...] = (
-    ObjectNotFound, RobotError, GraspMissed, ObjectDropped, Unreachable, MotionBlocked, InvalidArgument)
+    ObjectNotFound, RobotError, GraspMissed, ObjectDropped, Unreachable, MotionBlocked, InvalidArgument,
+    DeadlineExceeded)

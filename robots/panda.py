@@ -68,6 +68,11 @@ class Waypoint:
     yaw: float | None = None
 
 
+def _check_yaw(yaw: float | None) -> None:
+    if yaw is not None and not math.isfinite(yaw):
+        raise InvalidArgument(f"yaw must be a finite number of radians or None, got {yaw}")
+
+
 def _wrap(angle: float) -> float:
     return (angle + math.pi) % (2 * math.pi) - math.pi
 
@@ -173,6 +178,8 @@ class PandaArm:
     # -- kinematics -------------------------------------------------------------------------
 
     def _check_workspace(self, position: Sequence[float]) -> None:
+        if len(position) != 3 or not all(math.isfinite(v) for v in position):
+            raise InvalidArgument(f"a target must be three finite numbers in metres, got {tuple(position)}")
         rel = np.subtract(position, np.add(self._base, SHOULDER))
         dist = float(np.linalg.norm(rel))
         target = tuple(float(v) for v in position)
@@ -221,6 +228,7 @@ class PandaArm:
 
     def reachable(self, position: tuple[float, float, float], yaw: float | None = None) -> float:
         self._check_workspace(position)
+        _check_yaw(yaw)
         current = self.ee_pose()[1]
         yaw = self._choose_yaw(current if yaw is None else yaw, current)
         _, residual, angle = self._ik(position, yaw, self.joint_positions(), REACH_ITERATIONS)
@@ -244,6 +252,7 @@ class PandaArm:
         False: constant speed, for a stream of short segments). Raises ``Unreachable`` if any
         waypoint is."""
         self._check_workspace(position)
+        _check_yaw(yaw)
         if start_at is not None and start_at.position is not None and start_at.yaw is not None:
             start, yaw0, seed = start_at.position, start_at.yaw, list(start_at.joints)
         else:
@@ -316,7 +325,7 @@ class PandaArm:
     def move_ee(self, position: tuple[float, float, float], yaw: float | None = None, speed: float | None = None,
                 stop_on_contact: bool = False) -> Motion:
         speed = self.max_speed if speed is None else speed
-        if not speed > 0.0:
+        if not speed > 0.0 or not math.isfinite(speed):
             raise InvalidArgument(f"speed must be > 0 m/s, got {speed}")
         speed = min(speed, self.max_speed)
         path = self.plan_line(position, yaw, speed)

@@ -5,8 +5,16 @@ camera detections, or simulator state when the config says oracle) and the robot
 (joint state, finger contacts, width). They never read simulator state themselves, so the same
 skills drive a real arm. Every failure is a typed :class:`PrimitiveError`.
 
-Units: metres, radians, seconds; ``speed`` arguments are fractions (0, 1] of the robot's speed
+Units: metres, radians, seconds; ``speed`` arguments are fractions [0.05, 1] of the robot's speed
 limit.
+
+Every primitive checks its arguments before anything moves: numbers must be finite and within
+sane bounds (NaN passes every comparison of a reach check, so it is refused first), names must be
+plausibly a name (:func:`embodied.naming.implausible`). While a policy runs, a motion that cannot
+end within the policy's remaining wall-clock budget (:meth:`PrimitiveSet.time_left`) is refused
+with :class:`~embodied.errors.DeadlineExceeded`: the sandbox checks its budget only between policy
+statements, and an arm motion cannot be interrupted halfway. The estimate is the robot's own time
+(distance / speed), exact on a real arm and conservative in simulation, which runs faster.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from embodied import naming
+from embodied.errors import DeadlineExceeded
 from embodied.primitives import PrimitiveSet
 from embodied.types import SceneObject
 from robots.base import GripperState, Robot, gripper_state
@@ -51,6 +60,10 @@ UNSURE = 0.5  # detection confidence below which the skills look again with the 
 OPEN_MARGIN = 0.025  # metres of gap beyond the object's width when opening to grasp or release
 FINGER_WIDTH = 0.02  # metres: outer extent of a finger beyond the gap, for clearance checks
 SQUARE = 0.005  # metres: a footprint this close to square may be grasped across either side
+MIN_SPEED = 0.05  # slowest speed fraction accepted: slower moves would outlive any policy budget
+MAX_COORDINATE = 2.0  # metres: |x|, |y|, |z| of a target; the arm reaches less than 1 m
+MAX_OFFSET = 0.3  # metres: |dx|, |dy| of a grasp or placement offset from an object's centre
+MAX_PUSH = 1.0  # metres: |dx|, |dy| of a push
 MIN_CLOSED_GAP = 0.005  # metres: closed fingers nearer than this hold nothing
 HELD_WIDTH_SHARE = 0.5  # closed on less than this share of the object's expected width: it is not between them
 MIN_GRIP_FORCE = 2.0  # newtons per finger: a measured squeeze below this holds nothing
@@ -143,6 +156,15 @@ def _footprint_distance(obj: SceneObject, x: float, y: float) -> float:
     return math.hypot(max(u, 0.0), max(v, 0.0))
 
 
+def _number(name: str, value: object, limit: float) -> float:
+    """``value`` as a float when it is a finite number with ``|value| <= limit``, else InvalidArgument."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgument(f"{name} must be a number of metres, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or abs(value) > limit:
+        raise InvalidArgument(f"{name} must be a finite number of metres within +-{limit:g}, got {value!r}")
+    return float(value)
+
+
 def _xyz(values: tuple[float, ...] | list[float]) -> list[float]:
     return [round(float(v), 4) for v in values]
 
@@ -194,8 +216,12 @@ class TabletopSkills:
         (partly hidden), and the arm is away from home, the arm may be hiding it from the camera:
         go home and look once more."""
         if not isinstance(name, str) or not name.strip():
-            raise InvalidArgument(f"an object name must be a non-empty string, got {name!r}")
+            raise InvalidArgument(f"an object name must be a non-empty string, got {name!r:.80}")
         scene = [o for o in self._scene() if o.name != exclude]
+        problem = naming.implausible(name)
+        if problem is not None:
+            visible = ", ".join(sorted(o.name for o in scene)) or "nothing"
+            raise ObjectNotFound(f"{name!r:.80} is not an object name ({problem}). Visible: {visible}")
         key = naming.resolve(name, [o.name for o in scene])
         found = next((o for o in scene if o.name == key), None)
         unsure = found is None or found.confidence < UNSURE
@@ -219,14 +245,24 @@ class TabletopSkills:
         return max(MIN_SAFE_Z, tallest + APPROACH + hang)
 
     def _speed(self, speed: float) -> float:
-        if not isinstance(speed, int | float) or not 0.0 < speed <= 1.0:
-            raise InvalidArgument(f"speed is a fraction of the robot's limit in (0, 1], got {speed!r}")
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not MIN_SPEED <= speed <= 1.0:
+            raise InvalidArgument(f"speed is a fraction of the robot's limit in [{MIN_SPEED:g}, 1], got {speed!r}")
         return float(speed) * self.robot.max_speed
+
+    def _require_time(self, seconds: float, what: str) -> None:
+        """Refuse ``what`` (taking about ``seconds`` of robot time) when the running policy's budget
+        is spent or would be before it ends."""
+        left = self._primitives.time_left()
+        if left is None:
+            return
+        if left <= 0.0 or seconds > left:
+            raise DeadlineExceeded(f"{what} takes about {seconds:.1f} s but the policy has {left:.1f} s of its "
+                                   f"time budget left: nothing was moved")
 
     def _check_reach(self, *points: tuple[float, float, float], yaw: float | None = None) -> None:
         for point in points:
             residual = self.robot.reachable(point, yaw)
-            if residual > 0.005:
+            if not math.isfinite(residual) or residual > 0.005:  # NaN is no evidence of reach
                 raise Unreachable(f"the gripper cannot reach ({point[0]:.3f}, {point[1]:.3f}, {point[2]:.3f}) "
                                   f"pointing down (IK residual {residual * 1000:.0f} mm)",
                                   target=point, residual_m=residual)
@@ -246,6 +282,9 @@ class TabletopSkills:
               stop_on_contact: bool = False) -> bool:
         """One straight move; returns whether it stopped on contact. Raises MotionBlocked when the
         arm ends short of the target without a contact stop."""
+        here, _ = self.robot.ee_pose()
+        self._require_time(math.dist(here, target) / v, f"moving to ({target[0]:.3f}, {target[1]:.3f}, "
+                                                          f"{target[2]:.3f}) at {v:.3f} m/s")
         motion = self.robot.move_ee(target, yaw=yaw, speed=v, stop_on_contact=stop_on_contact)
         if motion.contact:
             return True
@@ -301,9 +340,10 @@ class TabletopSkills:
 
     def pick(self, name: str, dx: float = 0.0, dy: float = 0.0, speed: float = 1.0) -> bool:
         """Grasp the named object from above and lift it by at least 10 cm. dx, dy: grasp offset from
-        its centre in metres; speed: fraction (0, 1] of the default speed. Raises GraspMissed when the
+        its centre in metres; speed: fraction [0.05, 1] of the default speed. Raises GraspMissed when the
         gripper closes on nothing, Unreachable when the object is out of reach."""
         v = self._speed(speed)
+        dx, dy = _number("dx", dx, MAX_OFFSET), _number("dy", dy, MAX_OFFSET)
         if self._gripping():
             raise InvalidArgument(f"already holding {self.holding()!r}: place it before picking {name!r}")
         obj = self._find(name)
@@ -343,6 +383,7 @@ class TabletopSkills:
         lower slowly until contact, open, retreat up. dx, dy: offset from the target's centre in
         metres. Raises ObjectDropped when nothing is held or it was lost on the way."""
         v = self._speed(speed)
+        dx, dy = _number("dx", dx, MAX_OFFSET), _number("dy", dy, MAX_OFFSET)
         held_name = self._require_held()
         target = self._find(name, exclude=held_name)
         x, y = target.position[0] + dx, target.position[1] + dy
@@ -356,8 +397,9 @@ class TabletopSkills:
         """Put the held object down on the table with its centre at (x, y) metres. Raises
         ObjectDropped when nothing is held or it was lost on the way."""
         v = self._speed(speed)
+        x, y = _number("x", x, MAX_COORDINATE), _number("y", y, MAX_COORDINATE)
         self._require_held()
-        return self._place(float(x), float(y), 0.0, None, v)
+        return self._place(x, y, 0.0, None, v)
 
     def _gripping(self, expected_width: float | None = None) -> bool:
         """Whether the gripper holds something, judged by :func:`grip_holds` against the width of
@@ -418,13 +460,15 @@ class TabletopSkills:
         the gripper pointing down; returns where it ended. Raises Unreachable outside the
         workspace, MotionBlocked when something is in the way."""
         v = self._speed(speed)
-        self._move((float(x), float(y), float(z)), None, v)
+        target = tuple(_number(n, value, MAX_COORDINATE) for n, value in (("x", x), ("y", y), ("z", z)))
+        self._move(target, None, v)  # type: ignore[arg-type]  # three floats
         return _xyz(self.robot.ee_pose()[0])
 
     def push(self, name: str, dx: float, dy: float, speed: float = 1.0) -> list[float]:
         """Push the named object along the table by (dx, dy) metres with the fingertips, from the
         opposite side; returns its new [x, y, z] centre (expect about 1 cm of error)."""
         v = self._speed(speed)
+        dx, dy = _number("dx", dx, MAX_PUSH), _number("dy", dy, MAX_PUSH)
         if self._gripping():
             raise InvalidArgument(f"holding {self.holding()!r}: place it before pushing")
         obj = self._find(name)
@@ -463,11 +507,13 @@ class TabletopSkills:
 
     def open_gripper(self) -> None:
         """Open the gripper fully (drops whatever is held)."""
+        self._require_time(0.0, "opening the gripper")
         self._open()
         self._held = None
 
     def close_gripper(self) -> bool:
         """Close the gripper where it is; returns True if it holds something."""
+        self._require_time(0.0, "closing the gripper")
         self._close()
         return self._gripping()
 
@@ -482,6 +528,7 @@ class TabletopSkills:
 
     def home(self) -> None:
         """Raise the gripper and return to the home pose, out of the camera's view of the table."""
+        self._require_time(0.0, "going home")
         (x, y, z), _ = self.robot.ee_pose()
         safe_z = MIN_SAFE_Z + (self._hang() if self._gripping() else 0.0)
         if z < safe_z - 0.005:

@@ -116,6 +116,36 @@ class Usage:
                 "completion_tokens": self.completion_tokens, "model_time_s": round(self.model_time_s, 3)}
 
 
+DEFAULT_DEADLINE_S = 300.0  # seconds one chat() call may take in all: minutes, never tens of minutes
+
+
+def check_deadline(deadline_s: float) -> float:
+    """``deadline_s`` as a float if it is a finite number of seconds > 0, else a ValueError (for
+    backends taking a ``deadline_s`` option)."""
+    if isinstance(deadline_s, bool) or not isinstance(deadline_s, int | float) or not 0 < deadline_s < float("inf"):
+        raise ValueError(f"deadline_s must be a finite number of seconds > 0, got {deadline_s!r}")
+    return float(deadline_s)
+
+
+@dataclass
+class CallDeadline:
+    """The total wall-clock budget of one chat call (connecting, waiting for the first byte,
+    reading the whole answer, retries and backoff together), on the monotonic clock. Per-read
+    timeouts alone do not bound a call: a server sending one byte every few seconds never trips
+    them. A backend creates one per call and stops waiting when :meth:`remaining` reaches 0."""
+
+    total_s: float
+    start: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        """Seconds left (0 when spent)."""
+        return max(0.0, self.start + self.total_s - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+
 def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut ``text`` at the earliest stop string. Returns the text and whether a stop was hit."""
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)

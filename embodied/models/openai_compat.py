@@ -5,22 +5,45 @@ Images go as base64 PNG data URLs. Connection errors, timeouts, 429 and 5xx answ
 with bounded exponential backoff (``Retry-After`` honoured up to ``max_backoff_s``); other 4xx
 answers fail at once. Every failure becomes one :class:`ModelError` naming the URL and what to
 check.
+
+A whole call (connect, first byte, whole body, retries and backoff) ends within ``deadline_s``:
+each attempt runs on a helper thread that the caller stops waiting for at the deadline, and that
+thread gives up at its next chunk or read timeout (per-read timeouts alone never bound a server
+that drips one byte at a time).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from embodied.errors import ModelError
-from embodied.models.base import ChatModel, ChatRequest, ChatResponse, Message, apply_stop
+from embodied.models.base import (
+    DEFAULT_DEADLINE_S,
+    CallDeadline,
+    ChatModel,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    apply_stop,
+    check_deadline,
+)
 from embodied.models.images import data_url
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+MAX_BODY_BYTES = 64 << 20  # an answer larger than this is not a chat completion
+T = TypeVar("T")
+
+
+class _Cancelled(Exception):
+    """The caller stopped waiting (deadline): the attempt's thread stops reading."""
 
 
 class _Retryable(Exception):
@@ -62,16 +85,17 @@ class OpenAIChatModel(ChatModel):
     """A chat model behind an OpenAI-compatible HTTP API.
 
     ``api_key_env`` names the environment variable holding the key (the key itself never goes
-    into a config file); None sends no Authorization header (local servers). ``timeout_s`` is
-    per HTTP attempt; ``max_retries`` bounds the extra attempts; backoff doubles from
-    ``backoff_s`` up to ``max_backoff_s`` seconds. ``stream`` measures time to first token.
+    into a config file); None sends no Authorization header (local servers). ``timeout_s`` bounds
+    each connect and each read; ``deadline_s`` bounds the whole call, retries included;
+    ``max_retries`` bounds the extra attempts; backoff doubles from ``backoff_s`` up to
+    ``max_backoff_s`` seconds. ``stream`` measures time to first token.
     ``seed`` and ``extra_body`` are passed through to servers that accept them.
     """
 
     def __init__(self, model: str, base_url: str = "http://127.0.0.1:8000/v1", api_key_env: str | None = None,
                  timeout_s: float = 120.0, max_retries: int = 3, backoff_s: float = 1.0,
                  max_backoff_s: float = 30.0, stream: bool = False, seed: int | None = None,
-                 extra_body: dict[str, Any] | None = None) -> None:
+                 extra_body: dict[str, Any] | None = None, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         super().__init__()
         try:
             import httpx
@@ -80,6 +104,8 @@ class OpenAIChatModel(ChatModel):
         if max_retries < 0 or timeout_s <= 0 or backoff_s < 0 or max_backoff_s < 0:
             raise ValueError("max_retries, backoff_s and max_backoff_s must be >= 0 and timeout_s > 0")
         self._httpx = httpx
+        self.deadline_s = check_deadline(deadline_s)
+        self.timeout_s = float(timeout_s)
         self.model = model
         self.url = chat_completions_url(base_url)
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
@@ -121,10 +147,12 @@ class OpenAIChatModel(ChatModel):
     def _chat(self, request: ChatRequest) -> ChatResponse:
         body = self.payload(request)
         t0 = time.perf_counter()
+        deadline = CallDeadline(self.deadline_s)
         problems: list[str] = []
         for attempt in range(self.max_retries + 1):
             try:
-                text, usage, finish, ttft, raw = self._attempt(body, t0)
+                text, usage, finish, ttft, raw = self._within(deadline, problems,
+                                                              lambda cancel: self._attempt(body, t0, deadline, cancel))
                 break
             except _Retryable as exc:
                 problems.append(exc.what)
@@ -133,6 +161,8 @@ class OpenAIChatModel(ChatModel):
                 delay = min(self.max_backoff_s, self.backoff_s * (2 ** attempt))
                 if exc.retry_after_s is not None:
                     delay = min(self.max_backoff_s, max(delay, exc.retry_after_s))
+                if delay >= deadline.remaining():
+                    raise ModelError(self._late(problems)) from exc
                 time.sleep(delay)
         text, stopped = apply_stop(text, request.stop)
         raw["attempts"] = len(problems) + 1
@@ -143,6 +173,34 @@ class OpenAIChatModel(ChatModel):
                             completion_tokens=int(usage.get("completion_tokens") or 0),
                             latency_s=time.perf_counter() - t0, time_to_first_token_s=ttft,
                             finish_reason="stop" if stopped else (finish or ""), raw=raw)
+
+    def _within(self, deadline: CallDeadline, problems: list[str], attempt: Callable[[threading.Event], T]) -> T:
+        """``attempt(cancel)`` on a helper thread; stop waiting when the deadline is spent, set
+        ``cancel`` and raise ModelError. The helper is a daemon thread that ends at its next chunk
+        or read timeout, so an abandoned attempt never holds the caller or interpreter exit."""
+        remaining = deadline.remaining()
+        if remaining <= 0.0:
+            raise ModelError(self._late(problems))
+        future: Future[T] = Future()
+        cancel = threading.Event()
+
+        def run() -> None:
+            try:
+                future.set_result(attempt(cancel))
+            except BaseException as exc:  # handed to the waiting caller, which re-raises it
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="openai-attempt", daemon=True).start()
+        try:
+            return future.result(timeout=remaining)
+        except FutureTimeout:
+            cancel.set()
+            raise ModelError(self._late([*problems, "no complete answer yet"])) from None
+
+    def _late(self, problems: list[str]) -> str:
+        tried = f" after {len(problems)} attempt(s); last: {problems[-1]}" if problems else ""
+        return (f"{self.url} did not answer within the call deadline of {self.deadline_s:g} s{tried}. A slow "
+                f"server or a long answer needs a larger options.deadline_s (or a smaller max_tokens).")
 
     def _advice(self, problems: list[str], *, unreachable: bool) -> str:
         text = f"{self.url} failed after {len(problems)} attempt(s); last: {problems[-1]}."
@@ -156,32 +214,39 @@ class OpenAIChatModel(ChatModel):
 
     # -----------------------------------------------------------------------------------------
 
-    def _attempt(self, body: dict[str, Any], t0: float) -> tuple[str, dict[str, Any] | None, str, float | None,
-                                                                  dict[str, Any]]:
+    def _attempt(self, body: dict[str, Any], t0: float, deadline: CallDeadline,
+                 cancel: threading.Event) -> tuple[str, dict[str, Any] | None, str, float | None, dict[str, Any]]:
+        """One HTTP attempt. Each connect and read waits at most ``timeout_s`` (and never past the
+        deadline); the body is read chunk by chunk so ``cancel`` is seen between chunks."""
         httpx = self._httpx
+        timeout = max(0.001, min(self.timeout_s, deadline.remaining()))
         try:
-            if self.stream:
-                with self._client.stream("POST", self.url, json=body) as response:
-                    self._check_status(response, streaming=True)
-                    return self._read_stream(response.iter_lines(), t0)
-            response = self._client.post(self.url, json=body)
-            self._check_status(response, streaming=False)
-            return self._read_body(response)
+            with self._client.stream("POST", self.url, json=body, timeout=timeout) as response:
+                if self.stream and response.status_code < 400:
+                    return self._read_stream(_cancellable(response.iter_lines(), cancel), t0)
+                data = bytearray()
+                for chunk in _cancellable(response.iter_bytes(), cancel):
+                    data += chunk
+                    if len(data) > MAX_BODY_BYTES:
+                        raise ModelError(f"{self.url} sent more than {MAX_BODY_BYTES >> 20} MB: not a chat completion")
+                text = data.decode(response.encoding or "utf-8", errors="replace")
+                self._check_status(response.status_code, response.headers, text)
+                return self._read_body(text)
+        except _Cancelled:
+            raise ModelError("cancelled at the call deadline") from None
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out ({type(exc).__name__})", unreachable=True) from exc
         except httpx.TransportError as exc:  # connection refused/reset, DNS, protocol errors
             raise _Retryable(f"cannot connect: {type(exc).__name__}: {exc}", unreachable=True) from exc
 
-    def _check_status(self, response: Any, *, streaming: bool) -> None:
-        status = response.status_code
+    def _check_status(self, status: int, headers: Any, text: str) -> None:
+        """Raise for an HTTP error ``status``; ``text`` is the whole body (read under the deadline)."""
         if status < 400:
             return
-        if streaming:
-            response.read()
-        detail = _error_detail(response.text)
+        detail = _error_detail(text)
         if status in RETRY_STATUS or status >= 500:
             raise _Retryable(f"HTTP {status}: {detail}", unreachable=False,
-                             retry_after_s=_retry_after(response.headers.get("retry-after")))
+                             retry_after_s=_retry_after(headers.get("retry-after")))
         hint = ""
         if status in (401, 403):
             hint = (f" Check the API key in ${self.api_key_env}." if self.api_key_env
@@ -190,14 +255,14 @@ class OpenAIChatModel(ChatModel):
             hint = f" Check options.base_url and that the server serves model {self.model!r}."
         raise ModelError(f"{self.url} answered HTTP {status}: {detail}.{hint}")
 
-    def _read_body(self, response: Any) -> tuple[str, dict[str, Any] | None, str, None, dict[str, Any]]:
+    def _read_body(self, body: str) -> tuple[str, dict[str, Any] | None, str, None, dict[str, Any]]:
         try:
-            data = response.json()
+            data = json.loads(body)
             choice = data["choices"][0]
             text = _content_text(choice["message"].get("content"))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ModelError(f"{self.url} returned a response that is not a chat completion: "
-                             f"{response.text[:300]!r}") from exc
+                             f"{body[:300]!r}") from exc
         raw = {"id": data.get("id"), "model": data.get("model")}
         return text, data.get("usage"), str(choice.get("finish_reason") or ""), None, raw
 
@@ -230,6 +295,13 @@ class OpenAIChatModel(ChatModel):
                     pieces.append(piece)
                 finish = choice.get("finish_reason") or finish
         return "".join(pieces), usage, str(finish), ttft, raw
+
+
+def _cancellable(items: Iterator[T], cancel: threading.Event) -> Iterator[T]:
+    for item in items:
+        if cancel.is_set():
+            raise _Cancelled
+        yield item
 
 
 def _content_text(content: Any) -> str:

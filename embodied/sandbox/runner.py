@@ -98,7 +98,8 @@ class Sandbox:
             return Execution(status=ExecutionStatus.REFUSED, error_type="PolicyRefused",
                              error=f"policy cannot be compiled: {type(exc).__name__}: {_message(exc)}",
                              category=FailureCategory.EXCEPTION, wall_time_s=time.perf_counter() - start)
-        return _Run(self.limits, primitives, checkpoint).execute(code, start)
+        with primitives.deadline(self.limits.timeout_s - (time.perf_counter() - start)):
+            return _Run(self.limits, primitives, checkpoint).execute(code, start)
 
 
 class _Run:

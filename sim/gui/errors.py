@@ -36,6 +36,13 @@ class GuiActionError(PrimitiveError):
     category = FailureCategory.UNKNOWN
 
 
+class InvalidGuiArgument(PrimitiveError):
+    """A GUI primitive was called with a value it cannot use (a NaN pixel, a negative wait, a
+    text too long to type); refused before any input reached the screen."""
+
+    category = FailureCategory.EXCEPTION
+
+
 class ElementNotFound(PrimitiveError):
     """No visible element matches a description. ``closest`` lists the nearest visible texts so
     the agent (and a repairer) can correct the description."""

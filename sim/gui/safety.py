@@ -177,7 +177,8 @@ class SafetyGuard:
         """The skills' primitives with the acting ones guarded; same names, signatures and docs."""
         base = self.skills.primitive_set()
         guarded = PrimitiveSet(base.domain, sim_time=base.sim_time, redact=base.redact,
-                               errors=(*base.errors, ConfirmationDenied))
+                               errors=(*base.errors, ConfirmationDenied),
+                               policy_deadline=base.policy_deadline)  # the skills see the policy's budget
         for p in base:
             guarded.add(self._guard(p.name, p.fn) if p.name in ACTIONS else p.fn, p.name)
         return guarded
@@ -210,7 +211,7 @@ class SafetyGuard:
             shown = el.text or el.description
             texts = [target, el.text, el.description]
         elif name == "tap_xy":
-            el = self._at(int(arguments["x"]), int(arguments["y"]))
+            el = self._at(*self.skills.pixel(arguments["x"], arguments["y"]))
             target = f"({arguments['x']}, {arguments['y']})"
             shown = (el.text or el.description) if el is not None else ""
             texts = [el.text, el.description] if el is not None else []

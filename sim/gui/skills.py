@@ -9,25 +9,51 @@ Secrets: ``secret(name)`` returns a configured secret as a :class:`~sim.gui.secr
 (recorded as ``***``); text typed into a password field joins the env's secrets; element texts,
 ``read_text`` results and recorded values pass through the env's redaction, so a password
 never reaches a trace, a prompt or a log.
+
+Arguments are checked before any input reaches the screen: pixels must be finite and on screen,
+waits finite and bounded, descriptions at most :data:`MAX_QUERY_CHARS` characters (a longer one
+matches nothing: :class:`ElementNotFound`), typed text at most :data:`MAX_TYPED_CHARS`. Waits and
+scrolling loops end at the running policy's deadline (:meth:`PrimitiveSet.time_left`) with
+:class:`~embodied.errors.DeadlineExceeded`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import replace
 from typing import Any
 
-from embodied.errors import PrimitiveError
-from embodied.primitives import PrimitiveSet
+from embodied.errors import DeadlineExceeded, PrimitiveError
+from embodied.primitives import PolicyDeadline, PrimitiveSet
 from embodied.types import FailureCategory, Observation, UIElement
 from perception.screen_predicates import switch_of, visible_text
 from perception.ui_query import ROLE_WORDS, ElementMatcher, Embedder, Match, parse_query
 from sim.gui.base import GuiEnv
-from sim.gui.errors import ElementNotFound, GuiActionError, TextEntryError
+from sim.gui.errors import ElementNotFound, GuiActionError, InvalidGuiArgument, TextEntryError
 from sim.gui.secrets import MASK, Secret
 
 _FIELD_ROLES = ROLE_WORDS["field"]
+MAX_QUERY_CHARS = 200  # a description of an on-screen element, not a document
+MAX_TYPED_CHARS = 10_000  # typing is a keystroke per character on some backends
+MAX_WAIT_S = 600.0
+MAX_SCROLLS = 100
+
+
+def _text(name: str, value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidGuiArgument(f"{name} must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidGuiArgument(f"{name} is {len(value)} characters; at most {limit}")
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not 0.0 <= value <= MAX_WAIT_S:
+        raise InvalidGuiArgument(f"{name} must be a number of seconds in [0, {MAX_WAIT_S:g}], got {value!r}")
+    return float(value)
 
 
 _BOX_ROLES = ("switch", "checkbox", "radio")
@@ -81,6 +107,7 @@ class GuiSkills:
         self._obs: Observation | None = None
         self._obs_time = 0.0
         self._obs_generation = -1
+        self.policy_deadline = PolicyDeadline()  # shared with every primitive set built here
 
     # ------------------------------------------------------------------ plumbing
 
@@ -96,7 +123,13 @@ class GuiSkills:
     def locate(self, query: str, prefer_roles: tuple[str, ...] = ()) -> Match:
         """The best element for ``query``; ``prefer_roles`` applies when the query names no role
         (``type_text(..., into="Email")`` prefers a field over the "Email" label)."""
+        if not isinstance(query, str):
+            raise InvalidGuiArgument(f"an element description must be a string, got {type(query).__name__}")
         obs = self.observation()
+        if len(query) > MAX_QUERY_CHARS:  # matching cost grows with its length; no element reads like this
+            texts = [e.text for e in obs.elements if e.text][:5]
+            raise ElementNotFound(query[:60] + f"... ({len(query)} characters; descriptions are at most "
+                                  f"{MAX_QUERY_CHARS})", texts)
         q = parse_query(query)
         match = None
         if prefer_roles and not q.roles and not q.element_id:
@@ -107,6 +140,22 @@ class GuiSkills:
         if match is None:
             raise ElementNotFound(query, self.matcher.closest_texts(q, obs.elements))
         return match
+
+    def _time_left(self, what: str) -> float | None:
+        left = self.policy_deadline.time_left()
+        if left is not None and left <= 0.0:
+            raise DeadlineExceeded(f"{what}: the policy's time budget is spent")
+        return left
+
+    def pixel(self, x: object, y: object) -> tuple[int, int]:
+        """(x, y) as a pixel of the current screen, or InvalidGuiArgument (NaN, off screen, not a number)."""
+        width, height = self.env.screen_size()
+        for name, value, size in (("x", x, width), ("y", y, height)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+                    or not 0 <= value < size:
+                raise InvalidGuiArgument(f"{name} must be a pixel in [0, {size}) of the {width}x{height} screen, "
+                                         f"got {value!r}")
+        return int(x), int(y)  # type: ignore[call-overload]  # checked above
 
     def redact(self, value: Any) -> Any:
         """``value`` with every known secret masked: for trace records."""
@@ -131,7 +180,7 @@ class GuiSkills:
 
     def tap_xy(self, x: int, y: int) -> None:
         """Tap the pixel (x, y) of the screenshot (origin top-left)."""
-        self.env.tap(int(x), int(y))
+        self.env.tap(*self.pixel(x, y))
 
     def long_press(self, target: str) -> bool:
         """Press and hold the element best matching the description (about 0.8 s)."""
@@ -143,6 +192,11 @@ class GuiSkills:
         """Type text. With ``into`` (a field description such as "Email" or "the password field")
         the field is tapped and cleared first; without it the text goes to the focused element.
         Use secret("name") for passwords so the value never shows in records."""
+        if not isinstance(text, Secret):
+            _text("text", text, MAX_TYPED_CHARS)
+        elif len(text) > MAX_TYPED_CHARS:
+            raise InvalidGuiArgument(f"text is {len(text)} characters; at most {MAX_TYPED_CHARS}")
+        _text("into", into, MAX_QUERY_CHARS)
         target: UIElement | None = None
         if into:
             target = self.locate(into, prefer_roles=_FIELD_ROLES).element
@@ -208,9 +262,9 @@ class GuiSkills:
         """Swipe a finger across the described element (or the screen centre) towards
         ``direction`` (up, down, left, right): "left" moves the finger right to left, as when
         paging a carousel. For scrolling content into view use scroll or scroll_until."""
-        direction = direction.strip().lower()
+        direction = _text("direction", direction, 10).strip().lower()
         if direction not in ("up", "down", "left", "right"):
-            raise ValueError(f"swipe direction {direction!r} is not one of up, down, left, right")
+            raise InvalidGuiArgument(f"swipe direction {direction!r} is not one of up, down, left, right")
         w, h = self.env.screen_size()
         if target:
             left, top, right, bottom = self.locate(target).element.bounds
@@ -231,7 +285,8 @@ class GuiSkills:
     def wait_idle(self, timeout_s: float = 5.0, quiet_s: float = 0.3) -> bool:
         """Wait until the screen stops changing: the elements (texts, states, places) read the
         same for ``quiet_s`` seconds. False when it was still changing after ``timeout_s``."""
-        deadline = time.monotonic() + max(0.0, float(timeout_s))
+        deadline = time.monotonic() + _seconds("timeout_s", timeout_s)
+        _seconds("quiet_s", quiet_s)
         last = self._signature(self.observation(fresh=True).elements)
         stable_since = time.monotonic()
         while True:
@@ -258,7 +313,7 @@ class GuiSkills:
         """Press a key: enter, tab, escape, backspace, delete, space, up, down, left, right, home,
         end, page_up, page_down, back, menu, app_switch (recent apps on a phone); or a combination
         like "ctrl+a" where a keyboard exists."""
-        self.env.key(name)
+        self.env.key(_text("key name", name, 40))
 
     def scroll(self, direction: str = "down") -> None:
         """Scroll the screen content by half a screen so that more of it in ``direction``
@@ -268,10 +323,12 @@ class GuiSkills:
     def scroll_until(self, text: str, direction: str = "down", max_scrolls: int = 25) -> bool:
         """Scroll in ``direction`` until ``text`` is visible on screen. Returns False
         when it did not appear after ``max_scrolls`` scrolls or the screen stopped moving."""
-        if max_scrolls < 0:
-            raise ValueError("max_scrolls must be >= 0")
+        _text("text", text, MAX_QUERY_CHARS)
+        if isinstance(max_scrolls, bool) or not isinstance(max_scrolls, int) or not 0 <= max_scrolls <= MAX_SCROLLS:
+            raise InvalidGuiArgument(f"max_scrolls must be an integer in [0, {MAX_SCROLLS}], got {max_scrolls!r}")
         obs = self.observation(fresh=True)
         for _ in range(max_scrolls):
+            self._time_left("scroll_until")
             if visible_text(text, obs.elements) is not None:
                 return True
             before = [(e.text, e.bounds) for e in obs.elements]
@@ -292,13 +349,14 @@ class GuiSkills:
     def launch(self, app: str) -> None:
         """Start an app: a command line (desktop), a URL (browser); on Android its label
         ("Settings"), package ("com.android.settings") or "package/.Activity"."""
-        self.env.launch(app)
+        self.env.launch(_text("app", app, 2000))
 
     def wait_for(self, text: str, timeout_s: float = 5.0) -> bool:
         """Wait until ``text`` is visible on screen (contained in an element's text, or nearly
         equal to it), or an element described by role or id shows ("the Send button", "#e4");
         False after ``timeout_s`` seconds."""
-        deadline = time.monotonic() + max(0.0, float(timeout_s))
+        _text("text", text, MAX_QUERY_CHARS)
+        deadline = time.monotonic() + _seconds("timeout_s", timeout_s)
         query = parse_query(text)
         while True:
             elements = self.observation(fresh=True).elements
@@ -306,9 +364,12 @@ class GuiSkills:
                 return True
             if (query.roles or query.element_id) and self.matcher.best(query, elements) is not None:
                 return True
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 return False
-            time.sleep(0.1)
+            left = self._time_left(f"wait_for({text[:40]!r})")
+            pause = min(0.1, deadline - now) if left is None else min(0.1, deadline - now, left)
+            time.sleep(pause)
 
     def read_text(self, query: str = "") -> str:
         """The text of the element matching ``query`` (a field's current value), or with no
@@ -326,6 +387,7 @@ class GuiSkills:
     def secret(self, name: str) -> str:
         """The configured secret ``name`` (e.g. a password), to pass to type_text. It is
         recorded and printed as ***."""
+        _text("secret name", name, MAX_QUERY_CHARS)
         if name not in self._secrets:
             known = ", ".join(sorted(self._secrets)) or "none configured"
             raise UnknownSecret(f"no secret named {name!r} (known: {known})")
@@ -333,8 +395,9 @@ class GuiSkills:
 
     def primitive_set(self) -> PrimitiveSet:
         """The primitives as a :class:`~embodied.primitives.PrimitiveSet` (domain "gui")."""
-        ps = PrimitiveSet("gui", redact=self.redact, errors=(GuiActionError, ElementNotFound, TextEntryError,
-                                                             UnknownSecret))
+        ps = PrimitiveSet("gui", redact=self.redact, policy_deadline=self.policy_deadline,
+                          errors=(GuiActionError, ElementNotFound, TextEntryError, UnknownSecret, NotCheckable,
+                                  StateUnchanged, InvalidGuiArgument, DeadlineExceeded))
         for fn in (self.find, self.tap, self.tap_xy, self.long_press, self.type_text, self.key, self.scroll,
                    self.scroll_until, self.back, self.home, self.launch, self.wait_for, self.read_text,
                    self.elements, self.secret, self.set_checked, self.is_checked, self.open_target, self.swipe,
