@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="*", default=[t.name for t in TASKS])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per task")
-    parser.add_argument("--planner", default="gui_rule", help="a planner registry name (gui_rule, hybrid, ...)")
+    parser.add_argument("--planner", default="rule", help="a planner registry name (rule, hybrid, ...)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     known = {t.name: t for t in TASKS}
