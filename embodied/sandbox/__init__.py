@@ -36,6 +36,7 @@ interrupt those. Primitives should return plain data.
 from embodied.sandbox.check import PolicyProblem, check
 from embodied.sandbox.errors import ForbiddenOperation, SizeLimitError
 from embodied.sandbox.instrument import GUARDED_METHODS
+from embodied.sandbox.limits import SandboxLimits
 from embodied.sandbox.names import (
     FORBIDDEN_ATTRS,
     FORBIDDEN_NAMES,
@@ -48,13 +49,14 @@ from embodied.sandbox.names import (
     SAFE_EXCEPTIONS,
     help_text,
 )
-from embodied.sandbox.runner import Sandbox, SandboxLimits
+from embodied.sandbox.runner import ISOLATIONS, Isolation, Sandbox
 
 __all__ = [
     "FORBIDDEN_ATTRS",
     "FORBIDDEN_NAMES",
     "FRAME_ATTR_PREFIXES",
     "GUARDED_METHODS",
+    "ISOLATIONS",
     "MATH_NAMES",
     "MAX_SOURCE_CHARS",
     "POLICY_FILENAME",
@@ -62,6 +64,7 @@ __all__ = [
     "SAFE_BUILTINS",
     "SAFE_EXCEPTIONS",
     "ForbiddenOperation",
+    "Isolation",
     "PolicyProblem",
     "Sandbox",
     "SandboxLimits",

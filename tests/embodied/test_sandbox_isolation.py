@@ -1,0 +1,154 @@
+"""Process isolation: a policy that crashes, fills memory or hangs inside one C call costs its own
+run, never the episode; nothing a policy changes reaches the next run."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import embodied.errors
+from embodied.errors import ObjectNotFound
+from embodied.primitives import PrimitiveSet
+from embodied.sandbox import Sandbox
+from embodied.types import ExecutionStatus, FailureCategory, Observation
+
+SEGFAULT = "bump('before')\nt = ()\nfor i in range(190000):\n    t = (t,)\ns = {t}\nbump('after')\n"
+MEMORY_IN_ONE_CALL = "bump('before')\na = [0]\nany(map(a.append, a))\n"
+LONG_C_CALL = "x = int('f' * 10**7, 16)\ny = x % (x >> 39000000)\n"
+
+
+class World:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.observed: list[str] = []
+
+    def observe(self, label: str) -> Observation:
+        self.observed.append(label)
+        return Observation(text=label)
+
+    def api(self) -> PrimitiveSet:
+        api = PrimitiveSet("test")
+
+        def bump(name: str) -> int:
+            """Add one to a counter."""
+            self.counts[name] = self.counts.get(name, 0) + 1
+            return self.counts[name]
+
+        def find(name: str) -> dict:
+            """A counter as a dict; ObjectNotFound for unknown names."""
+            if name not in self.counts:
+                raise ObjectNotFound(f"no counter named {name!r}")
+            return {"name": name, "count": self.counts[name]}
+
+        for fn in (bump, find):
+            api.add(fn)
+        return api
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_a_segfaulting_policy_is_a_crashed_failure_and_the_run_goes_on(world: World) -> None:
+    sandbox = Sandbox(max_steps=300_000, timeout_s=30)
+    ex = sandbox.run(SEGFAULT, world.api(), checkpoint=world.observe)
+    assert ex.status is ExecutionStatus.ERROR and ex.category is FailureCategory.CRASHED
+    assert ex.error_type == "WorkerCrashed" and "SIGSEGV" in ex.error and ex.line == 5
+    assert [c.name for c in ex.calls] == ["bump"] and world.counts == {"before": 1}
+    assert [(c.label, c.after_call) for c in ex.checkpoints] == [("error", 1)]  # the episode observes on
+    again = sandbox.run("bump('next')\n", world.api())
+    assert again.ok and world.counts == {"before": 1, "next": 1}
+
+
+def test_memory_filled_inside_one_c_call_is_a_memory_failure(world: World) -> None:
+    ex = Sandbox(max_memory_mb=32, timeout_s=30).run(MEMORY_IN_ONE_CALL, world.api(), checkpoint=world.observe)
+    assert ex.status is ExecutionStatus.ERROR and ex.category is FailureCategory.MEMORY, ex.error
+    assert ex.error_type == "MemoryError" and ex.line == 3
+    assert world.observed == ["error"]
+
+
+def test_a_long_c_call_times_out_within_budget_and_grace(world: World) -> None:
+    t0 = time.perf_counter()
+    ex = Sandbox(timeout_s=1.0).run(LONG_C_CALL, world.api())
+    elapsed = time.perf_counter() - t0
+    assert ex.status is ExecutionStatus.TIMEOUT and ex.category is FailureCategory.TIMEOUT, ex.error
+    assert ex.error.startswith("policy timed out after 1 s at line 2")
+    assert elapsed < 1.0 + 0.55 + 1.0 + 1.0  # budget + grace + SIGABRT wait + slack for a loaded machine
+
+
+@pytest.mark.parametrize("isolation", ["process", "inline"])
+def test_error_class_mutation_does_not_reach_the_next_run(isolation: str, world: World) -> None:
+    sandbox = Sandbox(isolation=isolation)
+    api = world.api()
+    first = sandbox.run("ObjectNotFound.category = 'grasp_missed'\nObjectNotFound.extra = 1\n"
+                        "PrimitiveError.category = 'dropped'\n", api)
+    assert first.ok, first.error
+    assert ObjectNotFound.category is FailureCategory.NOT_FOUND and not hasattr(ObjectNotFound, "extra")
+    assert embodied.errors.PrimitiveError.category is FailureCategory.UNKNOWN
+    second = sandbox.run("try:\n    print(ObjectNotFound.extra)\nexcept AttributeError:\n    print('fresh')\n"
+                         "find('ghost')\n", api)
+    assert second.stdout == "fresh\n"
+    assert second.category is FailureCategory.NOT_FOUND and second.calls[0].category is FailureCategory.NOT_FOUND
+
+
+def test_os_limits_seen_from_inside_a_primitive(world: World) -> None:
+    seen: dict[str, Any] = {}
+    api = world.api()
+
+    def inspect_worker() -> None:
+        """Read the worker's limits and user from /proc while it waits for this call."""
+        for task in os.listdir(f"/proc/{os.getpid()}/task"):
+            for pid in Path(f"/proc/{os.getpid()}/task/{task}/children").read_text().split():
+                seen["limits"] = Path(f"/proc/{pid}/limits").read_text()
+                seen["status"] = Path(f"/proc/{pid}/status").read_text()
+
+    api.add(inspect_worker)
+    assert Sandbox(max_memory_mb=64, timeout_s=10).run("inspect_worker()\n", api).ok
+    rows = {line[:26].strip(): line[26:].split() for line in seen["limits"].splitlines()[1:]}
+    assert rows["Max processes"][:2] == ["0", "0"]
+    assert rows["Max open files"][:2] == ["16", "16"]
+    assert rows["Max cpu time"][0] == str(int(10 + 0.5 + 0.5) + 1)
+    assert rows["Max address space"][0] != "unlimited"
+    uid = next(line.split()[1] for line in seen["status"].splitlines() if line.startswith("Uid:"))
+    assert uid == ("65534" if os.geteuid() == 0 else str(os.geteuid()))
+
+
+def test_policy_callbacks_and_nested_values_cross_the_pipe(world: World) -> None:
+    api = world.api()
+
+    def call_twice(fn: Any, value: Any) -> list:
+        """Call a policy function on ``value`` twice (primitives may take callbacks)."""
+        return [fn(value), fn(value)]
+
+    api.add(call_twice)
+    source = ("shared = [1]\nout = call_twice(lambda v: [v, bump('x')], (shared, shared, 2 ** 2000, math.nan))\n"
+              "first = out[0][0]\n"
+              "print(first[0] is first[1], first[2] == 2 ** 2000, math.isnan(first[3]), out[1][1])\n")
+    ex = Sandbox().run(source, api)
+    assert ex.ok, ex.error
+    assert ex.stdout == "True True True 2\n"
+    assert [c.name for c in ex.calls] == ["call_twice", "bump", "bump"]
+
+
+def test_a_value_that_cannot_cross_is_a_type_error_for_the_policy(world: World) -> None:
+    api = world.api()
+
+    def opaque() -> Any:
+        """Returns an object that is not plain data."""
+        return object()
+
+    api.add(opaque)
+    ex = Sandbox().run("try:\n    opaque()\nexcept TypeError as e:\n    print('refused')\n", api)
+    assert ex.ok and ex.stdout == "refused\n" and ex.calls[0].name == "opaque"
+
+
+def test_inline_mode_is_still_available(world: World) -> None:
+    ex = Sandbox(isolation="inline").run("bump('a')\n", world.api())
+    assert ex.ok and world.counts == {"a": 1}
+    with pytest.raises(ValueError, match="isolation"):
+        Sandbox(isolation="thread")  # type: ignore[arg-type]
