@@ -146,7 +146,8 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         log.event("episode_start", instruction=instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
         agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
-                      Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
+                      Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s,
+                              isolation=cfg.sandbox.isolation),
                       LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals), log)
         run = agent.run(instruction, env)
         goal, goal_source = goal_conditions(cfg, run)

@@ -31,6 +31,8 @@ class _Run:
         self.guards = _Guards(limits.max_len, limits.max_range, limits.max_int_digits)
         self.output = _Output(limits.max_output_chars)
         self.wrappers: dict[int, str] = {}
+        # read before the policy runs: a policy that sets `ObjectNotFound.category` cannot relabel its failure
+        self.categories = {cls: cls.category for cls in _primitive_error_classes().values()}
 
     # -- hooks ----------------------------------------------------------------------------------
     def _wrap(self, name: str) -> Callable[..., Any]:
@@ -116,11 +118,19 @@ class _Run:
         self.meter.depth_probe = base + 2 + self.limits.max_depth
         exec(code, namespace)
 
+    def _category_of(self, exc: BaseException) -> FailureCategory:
+        if isinstance(exc, PrimitiveError):
+            known = next((self.categories[c] for c in type(exc).__mro__ if c in self.categories), None)
+            return known if isinstance(known, FailureCategory) else FailureCategory.UNKNOWN
+        if isinstance(exc, MemoryError):  # an allocation refused by the address-space limit
+            return FailureCategory.MEMORY
+        return FailureCategory.EXCEPTION
+
     def _describe(self, execution: Execution, exc: Exception) -> None:
         lines = _policy_lines(exc)
         execution.status = ExecutionStatus.ERROR
         execution.error_type = type(exc).__name__
-        execution.category = _category_of(exc)
+        execution.category = self._category_of(exc)
         execution.line = lines[-1] if lines else None
         where = ""
         if lines:
@@ -129,14 +139,6 @@ class _Run:
             where += ", called from line " + ", ".join(map(str, callers)) + ")" if callers else ")"
         text = _message(exc)
         execution.error = f"{execution.error_type}: {text}{where}" if text else f"{execution.error_type}{where}"
-
-
-def _category_of(exc: BaseException) -> FailureCategory:
-    if isinstance(exc, PrimitiveError):
-        return exc.category
-    if isinstance(exc, MemoryError):  # an allocation refused by the address-space limit
-        return FailureCategory.MEMORY
-    return FailureCategory.EXCEPTION
 
 
 class _InlineRun(_Run):

@@ -261,11 +261,13 @@ class _ProcessRun:
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
             return self._end(ExecutionStatus.TIMEOUT, FailureCategory.TIMEOUT, "PolicyBudgetExceeded",
                              f"policy used up its CPU time limit{where}", line)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_FAILED:  # a bug of ours, not the policy's
+            last = (self._error_text().strip().splitlines() or ["?"])[-1]
+            return self._end(ExecutionStatus.ERROR, FailureCategory.CRASHED, "WorkerError",
+                             f"the policy worker failed{where}: {last}", line)
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             why = f"killed by {signal.Signals(number).name} ({signal.strsignal(number)})"
-        elif os.WEXITSTATUS(status) == EXIT_FAILED:
-            why = f"the worker failed: {self._error_text().strip().splitlines()[-1:] or '?'}"
         else:
             why = f"exited with status {os.WEXITSTATUS(status)} without reporting"
         return self._end(ExecutionStatus.ERROR, FailureCategory.CRASHED, "WorkerCrashed",

@@ -174,10 +174,11 @@ class Decoder:
 
     def decode(self, tree: Any, depth: int = 0) -> Any:
         self.items += 1
+        kind = type(tree)
+        if kind is str or kind is int or kind is float or kind is bool or tree is None:
+            return tree
         if self.items > MAX_ITEMS or depth > MAX_DEPTH:
             raise WireError("message too large or too deeply nested")
-        if tree is None or isinstance(tree, bool | int | float | str):
-            return tree
         if isinstance(tree, list):
             out: list[Any] = []
             self.refs.append(out)
@@ -327,7 +328,8 @@ class FramedSocket:
                     del self.buffer[:end]
                     return data
             if deadline is None:
-                self.sock.settimeout(None)
+                if self.sock.gettimeout() is not None:
+                    self.sock.settimeout(None)
             else:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:

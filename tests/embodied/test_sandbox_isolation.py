@@ -3,7 +3,10 @@ run, never the episode; nothing a policy changes reaches the next run."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -94,6 +97,8 @@ def test_error_class_mutation_does_not_reach_the_next_run(isolation: str, world:
                          "find('ghost')\n", api)
     assert second.stdout == "fresh\n"
     assert second.category is FailureCategory.NOT_FOUND and second.calls[0].category is FailureCategory.NOT_FOUND
+    relabel = sandbox.run("ObjectNotFound.category = 'dropped'\nfind('ghost')\n", api)  # nor relabel its own
+    assert relabel.category is FailureCategory.NOT_FOUND, relabel.error
 
 
 def test_os_limits_seen_from_inside_a_primitive(world: World) -> None:
@@ -152,3 +157,35 @@ def test_inline_mode_is_still_available(world: World) -> None:
     assert ex.ok and world.counts == {"a": 1}
     with pytest.raises(ValueError, match="isolation"):
         Sandbox(isolation="thread")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_embodied_run_with_a_segfaulting_policy_file_still_writes_its_summary(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "crash.py").write_text("pick('red block')\n" + SEGFAULT.replace("bump('before')\n", "")
+                                       .replace("bump('after')\n", "place_on('blue block')\n"))
+    (tmp_path / "crash.yaml").write_text(f"""\
+include: {root / "configs/presets/tabletop.yaml"}
+name: crash_policy
+task:
+  instruction: put the red block on the blue block
+  goal: ["on(red block, blue block)"]
+  policy_file: crash.py
+agent:
+  monitors: [trace]
+run:
+  save_images: false
+env:
+  objects:
+    - {{name: red block, shape: cube, color: red, region: left}}
+    - {{name: blue block, shape: cube, color: blue, region: right}}
+""")
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-m", "embodied.cli", "run", str(tmp_path / "crash.yaml"),
+                           "--run-dir", str(run_dir)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr[-2000:]  # a failed episode, not a dead runner (139)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["success"] is False and summary["primitive_calls"] == 1
+    [outcome] = summary["outcomes"]
+    assert outcome["category"] == "crashed" and "SIGSEGV" in outcome["why"] and "line 5" in outcome["why"]
