@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from embodied.errors import PrimitiveError
@@ -25,8 +25,8 @@ from embodied.types import Execution, ExecutionStatus, FailureCategory
 class _Run:
     """State of one execution on the policy's side: namespace, meter, guards, output."""
 
-    def __init__(self, limits: SandboxLimits, primitives: PrimitiveSet) -> None:
-        self.limits, self.primitives = limits, primitives
+    def __init__(self, limits: SandboxLimits, names: Sequence[str]) -> None:
+        self.limits, self.names = limits, tuple(names)
         self.meter = _Meter(limits.max_steps, limits.timeout_s, limits.max_depth, limits.max_memory_bytes)
         self.guards = _Guards(limits.max_len, limits.max_range, limits.max_int_digits)
         self.output = _Output(limits.max_output_chars)
@@ -43,6 +43,10 @@ class _Run:
         """Record a checkpoint now."""
         raise NotImplementedError
 
+    def _help_text(self, name: str | None) -> str:
+        """The API listing (``name`` None) or one primitive's entry."""
+        raise NotImplementedError
+
     # -- the policy's namespace -----------------------------------------------------------------
     def namespace(self) -> dict[str, Any]:
         names: dict[str, Any] = dict(_primitive_error_classes())
@@ -53,10 +57,10 @@ class _Run:
         names.update({"print": self.print, "help": self.help, "checkpoint": self.checkpoint, "math": _MATH})
         names.update(self.guards.helpers())
         names.update({_STEP: self.meter.step, _ENTER: self.meter.enter})
-        for primitive in self.primitives:
-            wrapper = self._wrap(primitive.name)
-            self.wrappers[id(wrapper)] = primitive.name
-            names[primitive.name] = wrapper
+        for name in self.names:
+            wrapper = self._wrap(name)
+            self.wrappers[id(wrapper)] = name
+            names[name] = wrapper
         # Everything lives in __builtins__: `del print` cannot remove it, and the policy's own
         # assignments land in an otherwise empty globals dict.
         return {"__builtins__": names, "__name__": "__policy__"}
@@ -73,11 +77,7 @@ class _Run:
 
     def help(self, what: Any = None) -> None:
         """Print the primitive API (or one primitive's entry) and what else policies may use."""
-        name = self.wrappers.get(id(what))
-        if name is not None:
-            self.output.write(self.primitives[name].spec() + "\n")
-            return
-        self.output.write(help_text(self.primitives) + "\n")
+        self.output.write(self._help_text(self.wrappers.get(id(what))) + "\n")
 
     def checkpoint(self, label: str) -> None:
         """Record a checkpoint: the monitors judge the world as it is now."""
@@ -146,8 +146,11 @@ class _InlineRun(_Run):
     Memory that primitives and checkpoint callbacks add is not charged to the policy."""
 
     def __init__(self, limits: SandboxLimits, primitives: PrimitiveSet, recorder: _Recorder) -> None:
-        super().__init__(limits, primitives)
-        self.recorder = recorder
+        super().__init__(limits, primitives.names())
+        self.primitives, self.recorder = primitives, recorder
+
+    def _help_text(self, name: str | None) -> str:
+        return api_help(self.primitives, name)
 
     def _wrap(self, name: str) -> Callable[..., Any]:
         meter, recorder = self.meter, self.recorder
@@ -172,6 +175,11 @@ class _InlineRun(_Run):
         except _FrameworkAbort as abort:
             raise self.meter.halt(abort) from abort.original
         self.meter.exempt_since(memory)
+
+
+def api_help(primitives: PrimitiveSet, name: str | None) -> str:
+    """What ``help()`` prints: the whole API, or one primitive's entry."""
+    return primitives[name].spec() if name is not None else help_text(primitives)
 
 
 class _ClassState:

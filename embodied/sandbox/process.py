@@ -1,18 +1,19 @@
-"""Process isolation, the episode's side: fork a worker for one policy run, serve its primitive
-and checkpoint requests, and turn a worker that crashes, exhausts a limit or stops answering into
-a categorized failure of that policy (``crashed``, ``memory``, ``timeout``).
+"""Process isolation, the episode's side: a forked worker per sandbox, reused from policy to
+policy, whose primitive, checkpoint and help requests are served here; a worker that crashes,
+exhausts a limit or stops answering becomes a categorized failure of that policy (``crashed``,
+``memory``, ``timeout``) and is replaced at the next run.
 
-Why fork per run: the episode process already holds the checked policy and its API, so a fork
-costs a few milliseconds and needs no warm-up, and every run starts from a clean copy: nothing a
-policy changes (class attributes, memory) reaches the next one. The wall-clock deadline is kept
-here and does not depend on the worker: when it passes, the worker is stopped with SIGABRT (its
-fault handler writes the policy's line) and then killed.
+Why fork from the episode process: it already has every module the worker needs, so a worker
+costs one fork and no warm-up; reusing it makes a policy start one message. The wall-clock
+deadline is kept here and does not depend on the worker: when it passes, the worker is stopped
+with SIGABRT (its fault handler writes the policy's line) and then killed.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -20,13 +21,15 @@ import socket
 import time
 from typing import Any
 
+from embodied.errors import PrimitiveError
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox.errors import WireError, _FrameworkAbort, _message, _PolicyStop
 from embodied.sandbox.limits import SandboxLimits
 from embodied.sandbox.names import POLICY_FILENAME, _primitive_error_classes
+from embodied.sandbox.policy import api_help
 from embodied.sandbox.recorder import _Recorder
 from embodied.sandbox.wire import Decoder, Encoder, FramedSocket, decode_message, encode, encode_message
-from embodied.sandbox.worker import EXIT_FAILED, EXIT_MEMORY, child_main, cpu_limit
+from embodied.sandbox.worker import EXIT_FAILED, EXIT_MEMORY, cpu_limit, worker_main
 from embodied.types import Execution, ExecutionStatus, FailureCategory
 
 GRACE_S = 0.5  # seconds the worker gets past its budget to report a timeout itself
@@ -63,52 +66,111 @@ class _PolicyFunction:
         return f"<policy function {self.name}>"
 
 
-class _ProcessRun:
-    """One policy run in a forked worker, served from the episode process."""
+class _Worker:
+    """One forked worker process: its pipe, its error file (stderr and the fault handler's
+    tracebacks, a memfd) and its exit status once reaped."""
 
-    def __init__(self, limits: SandboxLimits, primitives: PrimitiveSet, recorder: _Recorder) -> None:
-        self.limits, self.primitives, self.recorder = limits, primitives, recorder
+    def __init__(self) -> None:
+        pair = socket.socketpair()
+        self.conn, theirs = FramedSocket(pair[0]), FramedSocket(pair[1])
+        self.error_fd = os.memfd_create("embodied-policy-errors", 0)
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the worker; worker_main never returns
+            worker_main(theirs, self.error_fd, parent)
+        theirs.close()
+        self.pid = pid
+        self.reaped: int | None = None  # wait status once reaped
+
+    @property
+    def alive(self) -> bool:
+        return self.reaped is None
+
+    def clear_errors(self) -> None:
+        """Empty the error file before a run (the worker shares its offset: it writes from 0)."""
+        os.ftruncate(self.error_fd, 0)
+        os.lseek(self.error_fd, 0, os.SEEK_SET)
+
+    def error_text(self) -> str:
+        try:
+            return os.pread(self.error_fd, 65536, 0).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def crash_line(self) -> int | None:
+        """The innermost policy line in the fault handler's traceback (it prints that first)."""
+        found = _POLICY_LINE.search(self.error_text())
+        return int(found.group(1)) if found else None
+
+    def stop(self, sig: int = signal.SIGKILL) -> None:
+        """Stop the worker: ``sig`` first (SIGABRT makes it write its traceback), SIGKILL after
+        ``STOP_WAIT_S`` if it is still there."""
+        if self.reaped is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+        self.reap(STOP_WAIT_S)
+
+    def reap(self, timeout: float) -> None:
+        """Collect the exit status, waiting at most ``timeout`` seconds; a worker still running
+        after that is killed."""
+        if self.reaped is not None:
+            return
+        end = time.perf_counter() + timeout
+        delay = 0.0005
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.reaped = status
+                return
+            if time.perf_counter() >= end:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.reaped = os.waitpid(self.pid, 0)[1]
+
+    def close(self) -> None:
+        """End the worker (closing its pipe ends an idle worker; it is killed if it lingers)."""
+        self.conn.close()
+        self.reap(STOP_WAIT_S)
+        os.close(self.error_fd)
+
+
+class _ProcessRun:
+    """One policy run in a worker, served from the episode process."""
+
+    def __init__(self, limits: SandboxLimits, primitives: PrimitiveSet, recorder: _Recorder, worker: _Worker) -> None:
+        self.limits, self.primitives, self.recorder, self.worker = limits, primitives, recorder, worker
+        self.conn = worker.conn
         self.grace = GRACE_S + GRACE_FRACTION * limits.timeout_s
         self.deadline = 0.0
-        self.pid = 0
-        self.conn: Any = None
-        self.error_fd = -1
-        self.reaped: int | None = None  # wait status once reaped
-        self.stopped_by_us = False
         self.gone: _WorkerGone | None = None
         self.closed = False
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def execute(self, code: Any, start: float) -> Execution:
-        """Run ``code`` in a worker. Calls and checkpoints are the recorder's; a framework error
-        (environment gone, checkpoint callback failed, Ctrl-C) kills the worker and is raised."""
-        pair = socket.socketpair()
-        ours, theirs = FramedSocket(pair[0]), FramedSocket(pair[1])
-        self.error_fd = os.memfd_create("embodied-policy-errors", 0)
+    def execute(self, source: str, start: float) -> tuple[Execution, bool]:
+        """Run ``source`` in the worker; also whether the worker may run the next policy. Calls and
+        checkpoints are the recorder's; a framework error (environment gone, checkpoint callback
+        failed, Ctrl-C) stops the worker and is raised."""
         self.deadline = start + self.limits.timeout_s + self.grace
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the worker; child_main never returns
-            child_main(theirs, self.error_fd, parent, self.limits, cpu_limit(self.limits, self.grace),
-                       self.primitives, code)
-        self.pid, self.conn = pid, ours
-        theirs.close()
+        self.worker.clear_errors()
         try:
-            done = self._serve(("done",))
-            return self._finished(done)
+            self._send({"op": "run", "source": source, "limits": dataclasses.asdict(self.limits),
+                        "names": self.primitives.names(), "cpu_limit_s": cpu_limit(self.limits, self.grace)})
+            execution = self._finished(self._serve(("done",)))
         except _WorkerGone as gone:
-            return gone.execution()
+            return gone.execution(), False
         except _FrameworkAbort as abort:
-            self._stop()
+            self.worker.stop()
             raise abort.original from None
         except BaseException:
-            self._stop()
+            self.worker.stop()
             raise
         finally:
             self.closed = True
-            self._reap(STOP_WAIT_S)
-            ours.close()
-            os.close(self.error_fd)
+        return execution, execution.category is not FailureCategory.MEMORY
 
     def _finished(self, done: dict[str, Any]) -> Execution:
         try:
@@ -134,6 +196,8 @@ class _ProcessRun:
                 self._call(message)
             elif op == "checkpoint":
                 self._checkpoint(message)
+            elif op == "help":
+                self._help(message)
             else:
                 raise self._protocol(f"an unexpected message {op!r}")
 
@@ -204,6 +268,12 @@ class _ProcessRun:
         self.recorder.take(label, line)
         self._reply({"op": "result", "value": None})
 
+    def _help(self, message: dict[str, Any]) -> None:
+        name = message.get("name")
+        if name is not None and not (isinstance(name, str) and name in self.primitives):
+            raise self._protocol("a help request for no primitive")
+        self._reply({"op": "result", "value": api_help(self.primitives, name)})
+
     def _reply(self, message: dict[str, Any]) -> None:
         self._extend()
         self._send(message)
@@ -241,30 +311,28 @@ class _ProcessRun:
 
     # -- ends -----------------------------------------------------------------------------------
     def _timed_out(self) -> _WorkerGone:
-        self._stop(signal.SIGABRT)
-        line = self._crash_line()
+        self.worker.stop(signal.SIGABRT)
+        line = self.worker.crash_line()
         where = f" at line {line}" if line is not None else ""
         return self._end(ExecutionStatus.TIMEOUT, FailureCategory.TIMEOUT, "PolicyBudgetExceeded",
                          f"policy timed out after {self.limits.timeout_s:g} s{where}: it stayed inside one "
                          "operation past its budget, so its worker process was stopped", line)
 
     def _died(self) -> _WorkerGone:
-        self._reap(STOP_WAIT_S)
-        if self.reaped is None:
-            self._stop()
-        status, line = self.reaped or 0, self._crash_line()
+        self.worker.reap(STOP_WAIT_S)
+        status, line = self.worker.reaped or 0, self.worker.crash_line()
         where = f" at line {line}" if line is not None else ""
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_MEMORY:
             return self._end(ExecutionStatus.ERROR, FailureCategory.MEMORY, "MemoryError",
                              f"policy used up its worker's memory{where} "
                              f"(budget {self.limits.max_memory_mb:g} MB)", line)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_FAILED:  # a bug of ours, not the policy's
+            last = (self.worker.error_text().strip().splitlines() or ["?"])[-1]
+            return self._end(ExecutionStatus.ERROR, FailureCategory.CRASHED, "WorkerError",
+                             f"the policy worker failed{where}: {last}", line)
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
             return self._end(ExecutionStatus.TIMEOUT, FailureCategory.TIMEOUT, "PolicyBudgetExceeded",
                              f"policy used up its CPU time limit{where}", line)
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_FAILED:  # a bug of ours, not the policy's
-            last = (self._error_text().strip().splitlines() or ["?"])[-1]
-            return self._end(ExecutionStatus.ERROR, FailureCategory.CRASHED, "WorkerError",
-                             f"the policy worker failed{where}: {last}", line)
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             why = f"killed by {signal.Signals(number).name} ({signal.strsignal(number)})"
@@ -274,7 +342,7 @@ class _ProcessRun:
                          f"policy crashed its worker process{where}: {why}", line)
 
     def _protocol(self, what: str) -> _WorkerGone:
-        self._stop()
+        self.worker.stop()
         return self._end(ExecutionStatus.ERROR, FailureCategory.CRASHED, "WorkerCrashed",
                          f"policy worker sent {what}; it was stopped", None)
 
@@ -283,53 +351,6 @@ class _ProcessRun:
         self.gone = _WorkerGone(status, category, error_type, message, line)
         return self.gone
 
-    def _stop(self, sig: int = signal.SIGKILL) -> None:
-        """Stop the worker: ``sig`` first (SIGABRT makes it write its traceback), SIGKILL after
-        ``STOP_WAIT_S`` if it is still there."""
-        if self.reaped is not None or not self.pid:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, sig)
-        self._reap(STOP_WAIT_S)
-        if self.reaped is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            self._reap(None)
-
-    def _reap(self, timeout: float | None) -> None:
-        """Collect the worker's exit status, waiting at most ``timeout`` seconds (None: until it
-        exits); a worker still running after that is killed."""
-        if self.reaped is not None or not self.pid:
-            return
-        if timeout is None:
-            self.reaped = os.waitpid(self.pid, 0)[1]
-            return
-        end = time.perf_counter() + timeout
-        delay = 0.0005
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.reaped = status
-                return
-            if time.perf_counter() >= end:
-                break
-            time.sleep(delay)
-            delay = min(delay * 2, 0.02)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-        self.reaped = os.waitpid(self.pid, 0)[1]
-
-    def _error_text(self) -> str:
-        try:
-            return os.pread(self.error_fd, 65536, 0).decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def _crash_line(self) -> int | None:
-        """The innermost policy line in the fault handler's traceback (it prints that first)."""
-        found = _POLICY_LINE.search(self._error_text())
-        return int(found.group(1)) if found else None
-
 
 def _error_message(exc: BaseException) -> dict[str, Any]:
     """A primitive's exception for the worker: its classes (most derived first; the worker is a
@@ -337,7 +358,10 @@ def _error_message(exc: BaseException) -> dict[str, Any]:
     classes = [[c.__module__, c.__qualname__] for c in type(exc).__mro__ if issubclass(c, Exception)]
     args = list(exc.args) if _sendable(exc.args) else [_message(exc)]
     attrs = {k: v for k, v in vars(exc).items() if not k.startswith("_") and _sendable(v)}
-    return {"op": "error", "classes": classes, "args": args, "attrs": attrs}
+    category = None
+    if isinstance(exc, PrimitiveError):
+        category = exc.category.value if isinstance(exc.category, FailureCategory) else FailureCategory.UNKNOWN.value
+    return {"op": "error", "classes": classes, "args": args, "attrs": attrs, "category": category}
 
 
 def _sendable(value: Any) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from embodied.sandbox.instrument import _instrument
 from embodied.sandbox.limits import SandboxLimits
 from embodied.sandbox.names import RESERVED_NAMES
 from embodied.sandbox.policy import _ClassState, _InlineRun
-from embodied.sandbox.process import _ProcessRun
+from embodied.sandbox.process import _ProcessRun, _Worker
 from embodied.sandbox.recorder import _Recorder
 from embodied.types import Execution, ExecutionStatus, FailureCategory, Observation
 
@@ -32,7 +33,10 @@ class Sandbox:
     ``isolation="process"`` runs each policy in a forked worker under OS limits, so a policy that
     segfaults, fills memory or hangs in one C call costs its own run, never the episode;
     ``"inline"`` runs it in this process (budgets are then checked between statements only).
-    Holds no state between runs; runs may nest (a primitive may run another policy)."""
+    Between runs the sandbox keeps at most one idle worker (policies keep nothing in it: each run
+    gets a fresh namespace and restored error classes); a worker that crashed or hit a limit is
+    replaced. Runs may nest (a primitive may run another policy: it gets a second worker).
+    ``close()`` ends the idle worker; garbage collection and interpreter exit do too."""
 
     def __init__(self, max_steps: int = 200_000, timeout_s: float = 300.0, *, isolation: Isolation = "process",
                  **limits: Any) -> None:
@@ -43,6 +47,18 @@ class Sandbox:
             raise IsolationUnavailable("process isolation needs fork and memfd_create (Linux); "
                                        "use sandbox.isolation: inline on this system")
         self.isolation: Isolation = isolation
+        self._idle: list[_Worker] = []
+        self._finalizer = weakref.finalize(self, _close_workers, self._idle)
+
+    def close(self) -> None:
+        """End the idle worker process, if any (the next run starts a new one)."""
+        _close_workers(self._idle)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def max_steps(self) -> int:
@@ -78,7 +94,7 @@ class Sandbox:
             return Execution(status=ExecutionStatus.REFUSED, error_type="PolicyRefused",
                              error="; ".join(map(str, problems)), line=first.line,
                              category=FailureCategory.EXCEPTION, wall_time_s=time.perf_counter() - start)
-        try:
+        try:  # compiled here too: a policy that cannot compile costs no worker
             code = _instrument(tree)
         except (RecursionError, SyntaxError, ValueError) as exc:  # compile limits on absurd sources
             return Execution(status=ExecutionStatus.REFUSED, error_type="PolicyRefused",
@@ -86,7 +102,15 @@ class Sandbox:
                              category=FailureCategory.EXCEPTION, wall_time_s=time.perf_counter() - start)
         recorder = _Recorder(primitives, checkpoint)
         if self.isolation == "process":
-            execution = _ProcessRun(self.limits, primitives, recorder).execute(code, start)
+            worker = self._idle.pop() if self._idle else _Worker()
+            reusable = False
+            try:
+                execution, reusable = _ProcessRun(self.limits, primitives, recorder, worker).execute(source, start)
+            finally:
+                if reusable and worker.alive and not self._idle:
+                    self._idle.append(worker)
+                else:
+                    worker.close()
         else:
             classes = _ClassState()
             try:
@@ -94,3 +118,8 @@ class Sandbox:
             finally:
                 classes.restore()
         return recorder.finish(execution, start)
+
+
+def _close_workers(workers: list[_Worker]) -> None:
+    while workers:
+        workers.pop().close()

@@ -43,7 +43,7 @@ from typing import Any
 from embodied.sandbox.errors import WireError
 
 MAX_DEPTH = 100
-MAX_ITEMS = 1_000_000
+MAX_ITEMS = 100_000
 MAX_MESSAGE_BYTES = 64 * 2**20
 _BIG_INT_BITS = 1000
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}

@@ -1,12 +1,14 @@
-"""The policy worker: a child forked from the episode process for one policy run.
+"""The policy worker: a child forked from the episode process, reused for the episode's policies.
 
-The child inherits the checked, compiled policy and the primitive API (names, docs) from the fork,
-closes every inherited file descriptor but its pipe, sets OS limits (address space, CPU time, open
-files, file size, no new processes: as root it also drops to ``nobody``, since root ignores
-``RLIMIT_NPROC``), runs the policy and exits. Its primitives are stubs: each call goes to the
-episode process over the pipe (:mod:`embodied.sandbox.wire`), where the real primitive runs and is
-recorded. Anything the policy does to objects here (class attributes, memory, a segfault) ends
-with the child.
+At its start the worker closes every inherited file descriptor but its pipe and sets the OS limits
+that hold for its whole life (open files, file size, no core dumps, no new processes: as root it
+also drops to ``nobody``, since root ignores ``RLIMIT_NPROC``). For each policy it receives the
+source and limits, checks and instruments the policy again (the first line of defence runs here
+too), sets the run's address-space and CPU-time limits, runs it and reports how it ended. Its
+primitives are stubs: each call goes to the episode process over the pipe
+(:mod:`embodied.sandbox.wire`), where the real primitive runs and is recorded. Error classes a
+policy changed are restored after each run; a worker that crashed, hit a limit or timed out is
+not reused.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import ctypes
 import faulthandler
 import gc
+import importlib
 import math
 import os
 import resource
@@ -24,35 +27,44 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from embodied.primitives import PrimitiveSet
+from embodied.sandbox.check import _Checker, _parse
 from embodied.sandbox.errors import WireError, _message, _PolicyStop
+from embodied.sandbox.instrument import _instrument
 from embodied.sandbox.limits import SandboxLimits
-from embodied.sandbox.policy import _Run
+from embodied.sandbox.policy import _ClassState, _Run
 from embodied.sandbox.record import _policy_line
 from embodied.sandbox.wire import Decoder, Encoder, FramedSocket, decode_message, encode_message
-from embodied.types import ExecutionStatus, FailureCategory
+from embodied.types import Execution, ExecutionStatus, FailureCategory
 
 EXIT_MEMORY = 3  # the worker's own machinery ran out of memory (after the policy exhausted it)
 EXIT_FAILED = 4  # an error in the worker's machinery; its traceback is in the error file
-ADDRESS_SPACE_HEADROOM = 128 * 2**20  # bytes above the memory budget for the interpreter's own needs
+ADDRESS_SPACE_HEADROOM = 64 * 2**20  # bytes above the memory budget for the interpreter's own needs
 OPEN_FILES = 16
 ERROR_FILE_BYTES = 2**20
 NOBODY = 65534
 _PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
 
 
-def child_main(conn: FramedSocket, error_fd: int, parent: int, limits: SandboxLimits, cpu_limit_s: int,
-               primitives: PrimitiveSet, code: Any) -> NoReturn:
-    """Everything the forked child does; never returns into the parent's code."""
+def worker_main(conn: FramedSocket, error_fd: int, parent: int) -> NoReturn:
+    """Everything the forked worker does; never returns into the parent's code."""
     status = 0
     try:
-        _isolate(conn.fileno(), error_fd, parent, limits, cpu_limit_s)
-        run = _WorkerRun(limits, primitives, _Channel(conn))
-        execution = run.execute(code)
-        _unlimit_memory()  # the reply must get out even when the policy filled the address space
-        conn.send(encode_message({"op": "done", "status": execution.status.value, "category": execution.category.value,
-                                "error_type": execution.error_type, "error": execution.error,
-                                "line": execution.line, "stdout": execution.stdout, "steps": execution.steps}))
+        _isolate(conn.fileno(), error_fd, parent)
+        channel = _Channel(conn)
+        while True:
+            try:
+                message = decode_message(conn.receive())
+            except EOFError:  # the episode process is done with this worker
+                break
+            if message.get("op") != "run":
+                raise WireError(f"unexpected message {message.get('op')!r} from the episode process")
+            execution = _run_one(channel, message)
+            conn.send(encode_message({"op": "done", "status": execution.status.value,
+                                      "category": execution.category.value, "error_type": execution.error_type,
+                                      "error": execution.error, "line": execution.line,
+                                      "stdout": execution.stdout, "steps": execution.steps}))
+            del execution
+            gc.collect()  # the policy's cycles go before the next run measures its memory
     except MemoryError:
         status = EXIT_MEMORY
     except BaseException:  # anything else is a bug of the worker: report it, never run parent code
@@ -62,7 +74,40 @@ def child_main(conn: FramedSocket, error_fd: int, parent: int, limits: SandboxLi
     os._exit(status)
 
 
-def _isolate(conn_fd: int, error_fd: int, parent: int, limits: SandboxLimits, cpu_limit_s: int) -> None:
+def _run_one(channel: _Channel, message: dict[str, Any]) -> Execution:
+    limits = SandboxLimits(**message["limits"])
+    names = [str(n) for n in message["names"]]
+    tree, problems = _parse(message["source"])
+    if tree is not None:
+        problems = _Checker(_Names(names)).run(tree)
+    if tree is None or problems:  # the episode process checked it already: a mismatch is a bug
+        raise RuntimeError(f"the worker refused a policy the episode accepted: {problems[:1]}")
+    code = _instrument(tree)
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    used = math.ceil(cpu.ru_utime + cpu.ru_stime)
+    _limit(resource.RLIMIT_CPU, used + int(message["cpu_limit_s"]), resource.RLIM_INFINITY)
+    classes = _ClassState()
+    try:
+        if limits.max_memory_bytes is not None:
+            soft = _address_space() + limits.max_memory_bytes + ADDRESS_SPACE_HEADROOM
+            resource.setrlimit(resource.RLIMIT_AS, (soft, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        return _WorkerRun(limits, names, channel).execute(code)
+    finally:
+        _unlimit_memory()  # the report must get out even when the policy filled the address space
+        classes.restore()
+
+
+class _Names:
+    """The primitive names, as the static check asks for them."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names = names
+
+    def names(self) -> list[str]:
+        return self._names
+
+
+def _isolate(conn_fd: int, error_fd: int, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the episode process's to handle
     gc.freeze()  # the parent's objects are never collected here: no finalizer of theirs runs twice
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -77,7 +122,6 @@ def _isolate(conn_fd: int, error_fd: int, parent: int, limits: SandboxLimits, cp
             low = fd + 1
     os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     faulthandler.enable(file=2, all_threads=False)  # a crash leaves the policy's line in the error file
-    _limit(resource.RLIMIT_CPU, cpu_limit_s, cpu_limit_s + 1)
     _limit(resource.RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES)
     _limit(resource.RLIMIT_FSIZE, ERROR_FILE_BYTES, ERROR_FILE_BYTES)
     _limit(resource.RLIMIT_CORE, 0, 0)
@@ -91,9 +135,6 @@ def _isolate(conn_fd: int, error_fd: int, parent: int, limits: SandboxLimits, cp
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
     if os.getppid() != parent:  # the parent died before the death signal was armed
         os._exit(EXIT_FAILED)
-    if limits.max_memory_bytes is not None:
-        soft = _address_space() + limits.max_memory_bytes + ADDRESS_SPACE_HEADROOM
-        resource.setrlimit(resource.RLIMIT_AS, (soft, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
 def _limit(which: int, soft: int, hard: int) -> None:
@@ -149,7 +190,7 @@ class _Channel:
             if op == "result":
                 return reply["value"]
             if op == "error":
-                raise _exception(reply)
+                raise _exception(reply, self.run)
             if op == "stopped":  # a policy callback the episode ran hit a budget: already sticky here
                 stopped = self.run.meter.stopped if self.run is not None else None
                 raise stopped or _PolicyStop(ExecutionStatus.ERROR, FailureCategory.EXCEPTION, "PolicyStopped",
@@ -176,10 +217,18 @@ class _Channel:
             self.send({"op": "raise", "type": "TypeError", "message": f"a policy callback returned {exc}"})
 
 
-def _exception(reply: dict[str, Any]) -> BaseException:
-    """The primitive's exception as the policy knows it: the same class (this child is a fork, so
-    the class exists here), its arguments and public attributes."""
-    cls = _resolve(reply["classes"])
+def _exception(reply: dict[str, Any], run: _WorkerRun | None) -> BaseException:
+    """The primitive's exception as the policy knows it: the same class (the worker is a fork of
+    the episode process, so the class exists here, or its module can be imported), its arguments
+    and public attributes. A class that cannot be found (defined inside a function, or after the
+    fork) becomes a subclass of its nearest findable base with the same name and category."""
+    classes = reply["classes"]
+    cls, index = _resolve(classes)
+    if index > 0:
+        name = str(classes[0][1]).rsplit(".", 1)[-1]
+        cls = type(name, (cls,), {"category": FailureCategory(reply["category"])} if reply["category"] else {})
+        if run is not None and reply["category"]:
+            run.categories[cls] = FailureCategory(reply["category"])
     exc = cls.__new__(cls)
     exc.args = tuple(reply["args"])
     for key, value in reply["attrs"].items():
@@ -188,23 +237,33 @@ def _exception(reply: dict[str, Any]) -> BaseException:
     return exc
 
 
-def _resolve(classes: list[list[str]]) -> type[BaseException]:
-    for module_name, qualname in classes:
-        obj: Any = sys.modules.get(module_name)
+def _resolve(classes: list[list[str]]) -> tuple[type[BaseException], int]:
+    """The first of ``classes`` (module, qualname) found here, and its index."""
+    for index, (module_name, qualname) in enumerate(classes):
+        module: Any = sys.modules.get(module_name)
+        if module is None:
+            with contextlib.suppress(Exception):
+                module = importlib.import_module(module_name)
+        obj = module
         for part in qualname.split("."):
             obj = getattr(obj, part, None)
         if isinstance(obj, type) and issubclass(obj, Exception):
-            return obj
-    return Exception
+            return obj, index
+    return Exception, len(classes)
 
 
 class _WorkerRun(_Run):
-    """The policy side in the worker: primitives and checkpoints are requests to the episode."""
+    """The policy side in the worker: primitives, checkpoints and help are requests to the episode."""
 
-    def __init__(self, limits: SandboxLimits, primitives: PrimitiveSet, channel: _Channel) -> None:
-        super().__init__(limits, primitives)
+    def __init__(self, limits: SandboxLimits, names: list[str], channel: _Channel) -> None:
+        super().__init__(limits, names)
         self.channel = channel
         channel.run = self
+        channel.handles.clear()  # no policy object of an earlier run stays reachable
+
+    def _help_text(self, name: str | None) -> str:
+        self.channel.send({"op": "help", "name": name})
+        return str(self.channel.wait())
 
     def _wrap(self, name: str) -> Callable[..., Any]:
         meter, channel = self.meter, self.channel
