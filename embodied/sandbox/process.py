@@ -84,6 +84,12 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
+        """Still running (an idle worker can die: PR_SET_PDEATHSIG fires when the thread that
+        forked it ends)."""
+        if self.reaped is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.reaped = status
         return self.reaped is None
 
     def clear_errors(self) -> None:

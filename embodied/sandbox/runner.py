@@ -102,7 +102,11 @@ class Sandbox:
                              category=FailureCategory.EXCEPTION, wall_time_s=time.perf_counter() - start)
         recorder = _Recorder(primitives, checkpoint)
         if self.isolation == "process":
-            worker = self._idle.pop() if self._idle else _Worker()
+            worker = self._idle.pop() if self._idle else None
+            if worker is None or not worker.alive:
+                if worker is not None:
+                    worker.close()
+                worker = _Worker()
             reusable = False
             try:
                 execution, reusable = _ProcessRun(self.limits, primitives, recorder, worker).execute(source, start)

@@ -61,16 +61,14 @@ class Encoder:
         self.keep: list[Any] = []  # holds encoded containers alive so their ids stay unique
 
     def encode(self, value: Any, depth: int = 0) -> Any:
-        kind = type(value)
-        if kind is str or kind is bool or value is None or (kind is int and -2**63 <= value < 2**63):
-            self.items += 1
-            return value
-        if kind is float and math.isfinite(value):
-            self.items += 1
-            return value
         self.items += 1
         if self.items > MAX_ITEMS:
             raise WireError(f"value has more than {MAX_ITEMS} items")
+        kind = type(value)
+        if kind is str or kind is bool or value is None or (kind is int and -2**63 <= value < 2**63):
+            return value
+        if kind is float and math.isfinite(value):
+            return value
         if depth > MAX_DEPTH:
             raise WireError(f"value is nested deeper than {MAX_DEPTH} levels")
         if value is None or isinstance(value, bool | str):
