@@ -32,7 +32,7 @@ class _Run:
         self.output = _Output(limits.max_output_chars)
         self.wrappers: dict[int, str] = {}
         # read before the policy runs: a policy that sets `ObjectNotFound.category` cannot relabel its failure
-        self.categories = {cls: cls.category for cls in _primitive_error_classes().values()}
+        self.categories = {cls: cls.category for cls in _error_classes()}
 
     # -- hooks ----------------------------------------------------------------------------------
     def _wrap(self, name: str) -> Callable[..., Any]:
@@ -175,6 +175,18 @@ class _InlineRun(_Run):
         except _FrameworkAbort as abort:
             raise self.meter.halt(abort) from abort.original
         self.meter.exempt_since(memory)
+
+
+def _error_classes() -> list[type[PrimitiveError]]:
+    """``PrimitiveError`` and every subclass loaded, named in the policy's namespace or not."""
+    found: list[type[PrimitiveError]] = []
+    todo: list[type[PrimitiveError]] = [PrimitiveError]
+    while todo:
+        cls = todo.pop()
+        if cls not in found:
+            found.append(cls)
+            todo.extend(cls.__subclasses__())
+    return found
 
 
 def api_help(primitives: PrimitiveSet, name: str | None) -> str:

@@ -106,9 +106,13 @@ def test_os_limits_seen_from_inside_a_primitive(world: World) -> None:
     api = world.api()
 
     def inspect_workers() -> None:
-        """Read the workers' limits and user from /proc while the policy's worker waits for this call."""
+        """Read the workers' limits and user from /proc while the policy's worker waits for this call
+        (workers are forks of this process: the same command line; other children are not)."""
+        me = Path(f"/proc/{os.getpid()}/cmdline").read_bytes()
         for task in os.listdir(f"/proc/{os.getpid()}/task"):
             for pid in Path(f"/proc/{os.getpid()}/task/{task}/children").read_text().split():
+                if Path(f"/proc/{pid}/cmdline").read_bytes() != me:
+                    continue
                 seen.append((Path(f"/proc/{pid}/limits").read_text(), Path(f"/proc/{pid}/status").read_text()))
 
     api.add(inspect_workers)
