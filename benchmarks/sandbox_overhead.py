@@ -103,7 +103,12 @@ def sandbox_costs(args: argparse.Namespace) -> None:
               f"plain {calls_plain * 1e3:8.1f} ms, ratio {calls_box / calls_plain:6.1f}x, "
               f"overhead {per_call[mode]:.1f} us/call")
     print(f"  per call, process vs inline: {per_call['process'] / per_call['inline']:.1f}x "
-          f"(+{per_call['process'] - per_call['inline']:.1f} us: the pipe round trip)")
+          f"(+{per_call['process'] - per_call['inline']:.1f} us: the pipe round trip, mostly waiting for the "
+          "scheduler on a busy machine)")
+    for mode in boxes:  # CPU the episode process itself spends per call (the worker's CPU is its own)
+        t0 = time.process_time()
+        run(mode, CALLS_POLICY.format(n=args.calls))
+        print(f"  episode-process CPU per call {mode:>7}: {(time.process_time() - t0) / args.calls * 1e6:.1f} us")
     starts = {mode: statistics.median(timed(lambda mode=mode: run(mode, "x = 1\n"), args.repeat * 4))
               for mode in boxes}
 

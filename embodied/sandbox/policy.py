@@ -195,21 +195,25 @@ def api_help(primitives: PrimitiveSet, name: str | None) -> str:
 
 
 class _ClassState:
-    """The attributes of the error classes a policy is handed, restored after an inline run:
-    ``ObjectNotFound.category = ...`` in one policy must not reach the next. (A worker process
-    needs none of this: it is discarded after its run.)"""
+    """The attributes of the error classes a policy is handed, and of the objects those attributes
+    hold (``ObjectNotFound.category`` is an enum member, whose attributes can be set), restored
+    after a run: ``ObjectNotFound.category = ...`` in one policy must not reach the next one run by
+    the same process (inline, or the same worker)."""
 
     def __init__(self) -> None:
-        self.saved = {cls: dict(vars(cls)) for cls in _primitive_error_classes().values()}
+        owners: list[Any] = list(_primitive_error_classes().values())
+        for cls in list(owners):
+            owners.extend(v for k, v in vars(cls).items() if not k.startswith("_") and hasattr(v, "__dict__"))
+        self.saved = [(owner, dict(vars(owner))) for owner in owners]
 
     def restore(self) -> None:
-        for cls, saved in self.saved.items():
-            now = vars(cls)
+        for owner, saved in self.saved:
+            now = vars(owner)
             for key in [k for k in now if k not in saved]:
-                delattr(cls, key)
+                delattr(owner, key)
             for key, value in saved.items():
                 if now.get(key, _MISSING) is not value and not key.startswith("__"):
-                    setattr(cls, key, value)
+                    setattr(owner, key, value)
 
 
 _MISSING = object()

@@ -99,6 +99,10 @@ def test_error_class_mutation_does_not_reach_the_next_run(isolation: str, world:
     assert second.category is FailureCategory.NOT_FOUND and second.calls[0].category is FailureCategory.NOT_FOUND
     relabel = sandbox.run("ObjectNotFound.category = 'dropped'\nfind('ghost')\n", api)  # nor relabel its own
     assert relabel.category is FailureCategory.NOT_FOUND, relabel.error
+    assert sandbox.run("ObjectNotFound.category.note = 'left for the next policy'\n", api).ok
+    later = sandbox.run("try:\n    print(ObjectNotFound.category.note)\nexcept AttributeError:\n    print('clean')\n",
+                        api)
+    assert later.stdout == "clean\n" and not hasattr(FailureCategory.NOT_FOUND, "note")
 
 
 def test_os_limits_seen_from_inside_a_primitive(world: World) -> None:
