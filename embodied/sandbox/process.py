@@ -329,9 +329,9 @@ class _ProcessRun:
         status, line = self.worker.reaped or 0, self.worker.crash_line()
         where = f" at line {line}" if line is not None else ""
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_MEMORY:
+            budget = "" if self.limits.max_memory_mb is None else f" (budget {self.limits.max_memory_mb:g} MB)"
             return self._end(ExecutionStatus.ERROR, FailureCategory.MEMORY, "MemoryError",
-                             f"policy used up its worker's memory{where} "
-                             f"(budget {self.limits.max_memory_mb:g} MB)", line)
+                             f"policy used up its worker's memory{where}{budget}", line)
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_FAILED:  # a bug of ours, not the policy's
             last = (self.worker.error_text().strip().splitlines() or ["?"])[-1]
             return self._end(ExecutionStatus.ERROR, FailureCategory.CRASHED, "WorkerError",
