@@ -154,6 +154,7 @@ class _ProcessRun:
         self.deadline = 0.0
         self.gone: _WorkerGone | None = None
         self.closed = False
+        self.kept: list[Any] = []  # str subclasses sent to the worker (a Secret comes back as itself)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def execute(self, source: str, start: float) -> tuple[Execution, bool]:
@@ -223,15 +224,27 @@ class _ProcessRun:
             except WireError as exc:
                 raise self._protocol(_message(exc)) from None
             try:
-                return decode_message(data, Decoder(proxy=self._proxy))
+                return decode_message(data, Decoder(proxy=self._proxy, kept=self._kept))
             except WireError as exc:
                 raise self._protocol(_message(exc)) from None
 
     def _proxy(self, handle: int, name: str) -> _PolicyFunction:
         return _PolicyFunction(self, handle, name)
 
+    def _keep(self, value: Any) -> int:
+        self.kept.append(value)
+        return len(self.kept) - 1
+
+    def _kept(self, handle: int) -> Any:
+        if not 0 <= handle < len(self.kept):
+            raise WireError("malformed message: a kept value that was never sent")
+        return self.kept[handle]
+
+    def _encoder(self) -> Encoder:
+        return Encoder(own_id=self._own_id, keep=self._keep)
+
     def _send(self, message: dict[str, Any]) -> None:
-        self._send_bytes(encode_message(message, Encoder(own_id=self._own_id)))
+        self._send_bytes(encode_message(message, self._encoder()))
 
     def _send_bytes(self, data: bytes) -> None:
         try:
@@ -259,7 +272,7 @@ class _ProcessRun:
             self._reply(_error_message(exc))
             return
         try:
-            data = encode_message({"op": "result", "value": result}, Encoder(own_id=self._own_id))
+            data = encode_message({"op": "result", "value": result}, self._encoder())
         except WireError as exc:
             self._reply(_error_message(TypeError(f"{name}() returned a value the policy cannot receive: "
                                                  f"{_message(exc)}")))
@@ -298,7 +311,7 @@ class _ProcessRun:
             raise self.gone
         try:
             data = encode_message({"op": "invoke", "id": fn.handle, "args": list(args), "kwargs": kwargs},
-                                  Encoder(own_id=self._own_id))
+                                  self._encoder())
         except WireError as exc:
             raise TypeError(f"cannot pass these arguments to policy function {fn.name}: {_message(exc)}") from None
         self._send_bytes(data)

@@ -21,6 +21,9 @@ numpy array / scalar           ``{"$": "ndarray", "dtype", "shape", "v": base64}
 a callable of the sender       ``{"$": "fn", "id": n, "name": str}`` (the receiver gets a proxy)
 the receiver's own callable    ``{"$": "own", "id": n}`` (a proxy handed back)
 a container seen before        ``{"$": "ref", "id": n}``: shared and cyclic lists, dicts, sets
+a str subclass (a GUI Secret)  episode to worker: ``{"$": "str", "v", "cls", "id": n}``, rebuilt as
+                               that class; worker to episode: ``{"$": "kept", "id": n}``, the
+                               episode's own object again (the worker never names a class)
 =============================  =========================================================
 
 Anything else (files, modules, arbitrary objects) is refused with :class:`WireError`. A message
@@ -54,11 +57,12 @@ class Encoder:
     ``own_id`` recognises a proxy of the receiver's callable and returns its handle."""
 
     def __init__(self, callable_id: Callable[[Any], tuple[int, str] | None] | None = None,
-                 own_id: Callable[[Any], int | None] | None = None) -> None:
-        self.callable_id, self.own_id = callable_id, own_id
+                 own_id: Callable[[Any], int | None] | None = None, keep: Callable[[Any], int] | None = None,
+                 kept_id: Callable[[Any], int | None] | None = None) -> None:
+        self.callable_id, self.own_id, self.keep, self.kept_id = callable_id, own_id, keep, kept_id
         self.items = 0
         self.seen: dict[int, int] = {}  # id(container) -> reference number
-        self.keep: list[Any] = []  # holds encoded containers alive so their ids stay unique
+        self.alive: list[Any] = []  # holds encoded containers alive so their ids stay unique
 
     def encode(self, value: Any, depth: int = 0) -> Any:
         self.items += 1
@@ -71,8 +75,16 @@ class Encoder:
             return value
         if depth > MAX_DEPTH:
             raise WireError(f"value is nested deeper than {MAX_DEPTH} levels")
-        if value is None or isinstance(value, bool | str):
+        if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, str):  # a str subclass: it may mean something (a Secret prints as ***)
+            kept = self.kept_id(value) if self.kept_id is not None else None
+            if kept is not None:
+                return {"$": "kept", "id": kept}
+            plain = str.__str__(value)
+            if self.keep is not None:
+                return {"$": "str", "v": plain, "cls": [kind.__module__, kind.__qualname__], "id": self.keep(value)}
+            return plain
         if kind is int or (isinstance(value, int) and not isinstance(value, enum.Enum)):
             value = int(value)
             return value if value.bit_length() <= _BIG_INT_BITS else {"$": "int", "v": hex(value)}
@@ -86,7 +98,7 @@ class Encoder:
             if ref is not None:
                 return {"$": "ref", "id": ref}
             self.seen[id(value)] = len(self.seen)
-            self.keep.append(value)
+            self.alive.append(value)
             if isinstance(value, list):
                 return [self.encode(v, depth + 1) for v in value]
             if isinstance(value, dict):
@@ -164,9 +176,10 @@ class Decoder:
     """One message's decoder. ``proxy(handle, name)`` makes a stand-in for the sender's callable;
     ``own(handle)`` returns this side's callable for a handle it gave out."""
 
-    def __init__(self, proxy: Callable[[int, str], Any] | None = None,
-                 own: Callable[[int], Any] | None = None) -> None:
-        self.proxy, self.own = proxy, own
+    def __init__(self, proxy: Callable[[int, str], Any] | None = None, own: Callable[[int], Any] | None = None,
+                 make_kept: Callable[[int, str, list[str]], Any] | None = None,
+                 kept: Callable[[int], Any] | None = None) -> None:
+        self.proxy, self.own, self.make_kept, self.kept = proxy, own, make_kept, kept
         self.refs: list[Any] = []
         self.items = 0
 
@@ -209,6 +222,16 @@ class Decoder:
         if tag in ("tuple", "frozenset"):
             seq = [self.decode(x, depth + 1) for x in _list(v)]
             return tuple(seq) if tag == "tuple" else frozenset(seq)
+        if tag == "str":
+            handle, cls = tree.get("id"), _list(tree.get("cls"))
+            if self.make_kept is not None and isinstance(handle, int):
+                return self.make_kept(handle, _str(v), [str(c) for c in cls])
+            return _str(v)
+        if tag == "kept":
+            handle = tree.get("id")
+            if self.kept is None or not isinstance(handle, int):
+                raise WireError("malformed message: a kept value where none can be")
+            return self.kept(handle)
         if tag == "int":
             return int(_str(v), 16)
         if tag == "float":

@@ -167,7 +167,18 @@ class _Channel:
     def __init__(self, conn: FramedSocket) -> None:
         self.conn = conn
         self.handles: dict[int, Any] = {}
+        self.kept: dict[int, tuple[int, Any]] = {}  # id(object) -> (the episode's handle, object)
         self.run: _WorkerRun | None = None
+
+    def _make_kept(self, handle: int, value: str, cls: list[str]) -> Any:
+        found, index = _resolve([cls], str)
+        obj = found(value) if index == 0 else value
+        self.kept[id(obj)] = (handle, obj)
+        return obj
+
+    def _kept_id(self, value: Any) -> int | None:
+        entry = self.kept.get(id(value))
+        return entry[0] if entry is not None and entry[1] is value else None
 
     def _callable_id(self, value: Any) -> tuple[int, str]:
         handle = id(value)
@@ -180,12 +191,12 @@ class _Channel:
         return self.handles[handle]
 
     def send(self, message: dict[str, Any]) -> None:
-        self.conn.send(encode_message(message, Encoder(callable_id=self._callable_id)))
+        self.conn.send(encode_message(message, Encoder(callable_id=self._callable_id, kept_id=self._kept_id)))
 
     def wait(self) -> Any:
         """Serve the episode until it answers the open request: the value, or the exception."""
         while True:
-            reply = decode_message(self.conn.receive(), Decoder(own=self._own))
+            reply = decode_message(self.conn.receive(), Decoder(own=self._own, make_kept=self._make_kept))
             op = reply["op"]
             if op == "result":
                 return reply["value"]
@@ -237,8 +248,9 @@ def _exception(reply: dict[str, Any], run: _WorkerRun | None) -> BaseException:
     return exc
 
 
-def _resolve(classes: list[list[str]]) -> tuple[type[BaseException], int]:
-    """The first of ``classes`` (module, qualname) found here, and its index."""
+def _resolve(classes: list[list[str]], base: type = Exception) -> tuple[type, int]:
+    """The first of ``classes`` (module, qualname) found here that subclasses ``base``, and its
+    index (``len(classes)`` and ``base`` itself when none is)."""
     for index, (module_name, qualname) in enumerate(classes):
         module: Any = sys.modules.get(module_name)
         if module is None:
@@ -247,9 +259,9 @@ def _resolve(classes: list[list[str]]) -> tuple[type[BaseException], int]:
         obj = module
         for part in qualname.split("."):
             obj = getattr(obj, part, None)
-        if isinstance(obj, type) and issubclass(obj, Exception):
+        if isinstance(obj, type) and issubclass(obj, base):
             return obj, index
-    return Exception, len(classes)
+    return base, len(classes)
 
 
 class _WorkerRun(_Run):
@@ -260,6 +272,7 @@ class _WorkerRun(_Run):
         self.channel = channel
         channel.run = self
         channel.handles.clear()  # no policy object of an earlier run stays reachable
+        channel.kept.clear()
 
     def _help_text(self, name: str | None) -> str:
         self.channel.send({"op": "help", "name": name})

@@ -201,3 +201,33 @@ env:
     assert summary["success"] is False and summary["primitive_calls"] == 1
     [outcome] = summary["outcomes"]
     assert outcome["category"] == "crashed" and "SIGSEGV" in outcome["why"] and "line 5" in outcome["why"]
+
+
+class Masked(str):
+    """A str subclass that prints as *** (like a GUI Secret)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "***"
+
+
+def test_a_str_subclass_keeps_its_class_and_comes_back_as_the_same_object(world: World) -> None:
+    api = world.api()
+    secret = Masked("hunter2")
+    received: list[Any] = []
+
+    def password() -> str:
+        """A secret value."""
+        return secret
+
+    def type_text(text: str) -> None:
+        """Type ``text``."""
+        received.append(text)
+
+    api.add(password)
+    api.add(type_text)
+    ex = Sandbox().run("p = password()\nprint(p, len(p))\ntype_text(p)\ntype_text(p + '!')\n", api)
+    assert ex.ok, ex.error
+    assert ex.stdout == "*** 7\n"  # the worker rebuilt the class: printing masks it
+    assert received[0] is secret and type(received[1]) is str and received[1] == "hunter2!"
