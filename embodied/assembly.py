@@ -117,7 +117,7 @@ def assemble(env: Environment, agent: AgentConfig, sandbox: SandboxConfig, log: 
     kit = kit_of(env)
     log.redact = env.primitives().redact
     parts = build_parts(agent, kit, models or {}, policy, model)
-    runner = Sandbox(max_steps=sandbox.max_steps, timeout_s=sandbox.timeout_s)
+    runner = Sandbox(max_steps=sandbox.max_steps, timeout_s=sandbox.timeout_s, isolation=sandbox.isolation)
     wrap_sandbox = getattr(env, "wrap_sandbox", None)  # a robot cell may rehearse policies in a twin first
     if wrap_sandbox is not None:
         runner = wrap_sandbox(runner)

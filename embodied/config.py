@@ -9,7 +9,7 @@ import os
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -109,6 +109,8 @@ class AgentConfig(StrictModel):
 class SandboxConfig(StrictModel):
     max_steps: int = Field(default=200_000, ge=100, description="policy lines/loop iterations")
     timeout_s: float = Field(default=300.0, gt=0, description="wall clock per policy run")
+    isolation: Literal["process", "inline"] = Field(
+        default="process", description="process: each policy in a forked worker under OS limits; inline: debugging")
 
 
 class RunConfig(StrictModel):

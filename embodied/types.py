@@ -29,6 +29,8 @@ class FailureCategory(enum.StrEnum):
     EXCEPTION = "exception"
     TIMEOUT = "timeout"
     DENIED = "denied"  # a risky action the user did not confirm (GUI safety): no repair may retry it
+    CRASHED = "crashed"  # the policy's worker process died (segfault, abort): the policy, not the episode
+    MEMORY = "memory"  # the policy exceeded its memory budget or address-space limit
     UNKNOWN = "unknown"
 
 

@@ -19,6 +19,15 @@ environment, ``checkpoint(label)``, ``help()``, ``print`` and a short list of sa
    not charged). Budget stops are a ``BaseException`` the policy cannot name or catch, and they are
    sticky: once a budget is spent, every later policy statement raises again, so ``finally`` or
    handlers cannot keep running.
+4. **Process isolation** (``isolation="process"``, the default; ``"inline"`` for debugging): the
+   policy runs in a worker forked from the episode process (reused from policy to policy, replaced
+   after a crash or limit) under OS limits: address space (memory budget + headroom), CPU time,
+   16 open files, no file writes beyond its error file, no new processes (as root it runs as
+   ``nobody``). Steps 1-2 run in the worker too. Primitives and checkpoints run in the episode
+   process on the worker's request over a pipe (:mod:`embodied.sandbox.wire`: JSON, plain data
+   only), and are recorded there. A worker that segfaults is a ``crashed`` failure of that policy,
+   one that fills its address space ``memory``, one that stays in one C call past the deadline
+   (kept by the episode process, not the worker) ``timeout``; the episode goes on.
 
 Size caps raise :class:`SizeLimitError` *before* allocating: sequences (``str``/``bytes``/
 ``list``/``tuple``) longer than ``max_len`` from ``*``, ``+``, ``join``, padding, ``replace``,
@@ -27,15 +36,17 @@ Size caps raise :class:`SizeLimitError` *before* allocating: sequences (``str``/
 (``str()``, ``print``, f-strings, ``%``, ``format``) of containers that would render to more than
 ``max_len`` characters; ``sum`` only with a numeric start. Anything else that grows memory step by
 step (``append`` in a loop, slice assignment, ``list(...)`` copies) is bounded by the step budget
-and the memory budget. Not guarded: a single C-level call that runs long without returning
-(comparing two huge nested lists, ``map(str, ...)`` over a gigantic shared-reference structure,
-methods of rich objects a primitive returns, e.g. ``ndarray.repeat``); an in-process sandbox cannot
-interrupt those. Primitives should return plain data.
+and the memory budget. A single C-level call that runs long or allocates without returning
+(comparing two huge nested lists, ``any(map(a.append, a))``, hashing a value nested 190,000 deep,
+methods of rich objects a primitive returns) is stopped only by process isolation; inline, nothing
+interrupts it. Primitives should return plain data (what the wire carries: see
+:mod:`embodied.sandbox.wire`; a dataclass arrives as a ``SimpleNamespace``).
 """
 
 from embodied.sandbox.check import PolicyProblem, check
 from embodied.sandbox.errors import ForbiddenOperation, SizeLimitError
 from embodied.sandbox.instrument import GUARDED_METHODS
+from embodied.sandbox.limits import SandboxLimits
 from embodied.sandbox.names import (
     FORBIDDEN_ATTRS,
     FORBIDDEN_NAMES,
@@ -48,13 +59,14 @@ from embodied.sandbox.names import (
     SAFE_EXCEPTIONS,
     help_text,
 )
-from embodied.sandbox.runner import Sandbox, SandboxLimits
+from embodied.sandbox.runner import ISOLATIONS, Isolation, Sandbox
 
 __all__ = [
     "FORBIDDEN_ATTRS",
     "FORBIDDEN_NAMES",
     "FRAME_ATTR_PREFIXES",
     "GUARDED_METHODS",
+    "ISOLATIONS",
     "MATH_NAMES",
     "MAX_SOURCE_CHARS",
     "POLICY_FILENAME",
@@ -62,6 +74,7 @@ __all__ = [
     "SAFE_BUILTINS",
     "SAFE_EXCEPTIONS",
     "ForbiddenOperation",
+    "Isolation",
     "PolicyProblem",
     "Sandbox",
     "SandboxLimits",

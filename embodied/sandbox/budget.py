@@ -92,7 +92,7 @@ class _Meter:
             grown = self.memory.bytes() - self.memory_base - self.memory_exempt
             if grown > self.max_memory:
                 raise self.halt(_PolicyStop(
-                    ExecutionStatus.ERROR, FailureCategory.EXCEPTION, "MemoryError",
+                    ExecutionStatus.ERROR, FailureCategory.MEMORY, "MemoryError",
                     f"policy memory budget of {self.max_memory / 2**20:g} MB exceeded at line {line} "
                     f"(it added {grown / 2**20:.0f} MB)", line))
 

@@ -3,6 +3,7 @@ bounded text of an exception for reports."""
 
 from __future__ import annotations
 
+from embodied.errors import EmbodiedError
 from embodied.types import ExecutionStatus, FailureCategory
 
 
@@ -42,3 +43,12 @@ def _message(exc: BaseException, limit: int = 2000) -> str:
     except Exception:  # an unprintable exception still gets reported by type
         text = ""
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+class WireError(EmbodiedError):
+    """A value cannot cross between a policy worker and the episode process (not plain data,
+    too large, malformed)."""
+
+
+class IsolationUnavailable(EmbodiedError):
+    """``isolation: process`` asked for on a system without ``fork`` and POSIX resource limits."""

@@ -516,7 +516,8 @@ def test_primitives_run_at_full_speed_inside_the_sandbox(api: PrimitiveSet) -> N
 
 
 def test_overhead_per_primitive_call_is_small(api: PrimitiveSet) -> None:
-    sandbox, bump = Sandbox(), api["bump"].fn
+    # the instrumentation's cost; the worker's pipe round trip is measured in benchmarks/sandbox_overhead.py
+    sandbox, bump = Sandbox(isolation="inline"), api["bump"].fn
     n = 2000
     inside, direct = _best_of(lambda: sandbox.run(f"for i in range({n}):\n    bump('a')\n", api),
                               lambda: [bump("a") for _ in range(n)])
