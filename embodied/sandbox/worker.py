@@ -78,16 +78,16 @@ def worker_main(conn: FramedSocket, error_fd: int, parent: int) -> NoReturn:
 def _run_one(channel: _Channel, message: dict[str, Any]) -> Execution:
     limits = SandboxLimits(**message["limits"])
     names = [str(n) for n in message["names"]]
+    errors = _declared_errors(message["errors"])
     tree, problems = _parse(message["source"])
     if tree is not None:  # names bound nowhere were judged by the episode, which may know newer classes
-        problems = [p for p in _Checker(_Names(names)).run(tree) if p.kind != "unknown_name"]
+        problems = [p for p in _Checker(_Names(names, errors)).run(tree) if p.kind != "unknown_name"]
     if tree is None or problems:  # the episode process checked it already: a mismatch is a bug
         raise RuntimeError(f"the worker refused a policy the episode accepted: {problems[:1]}")
     code = _instrument(tree)
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     used = math.ceil(cpu.ru_utime + cpu.ru_stime)
     _limit(resource.RLIMIT_CPU, used + int(message["cpu_limit_s"]), resource.RLIM_INFINITY)
-    errors = _declared_errors(message["errors"])
     classes = _ClassState(errors.values())
     try:
         if limits.max_memory_bytes is not None:
@@ -111,10 +111,11 @@ def _declared_errors(classes: list[list[str]]) -> dict[str, type[PrimitiveError]
 
 
 class _Names:
-    """The primitive names, as the static check asks for them."""
+    """The primitive names and declared errors, as the static check asks for them."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], errors: dict[str, type[PrimitiveError]]) -> None:
         self._names = names
+        self.errors = tuple(cls for cls in errors.values() if cls is not PrimitiveError)
 
     def names(self) -> list[str]:
         return self._names

@@ -21,7 +21,7 @@ FAILING = ["[][5]", "{}[1]", "None + 1", "int('x')", "math.sqrt(-1)"]
 
 
 def _api() -> PrimitiveSet:
-    api = PrimitiveSet("fuzz")
+    api = PrimitiveSet("fuzz", errors=(ObjectNotFound,))
     state: dict[str, int] = {}
 
     def bump(name: str) -> int:
@@ -123,7 +123,7 @@ def test_two_hundred_generated_policies_each_end_in_an_execution() -> None:
 
         def observe(label: str, observed: list[str] = observed) -> Observation:
             observed.append(label)
-            return Observation(text=label)
+            return Observation(label=label)
 
         ex = sandbox.run(source, api, checkpoint=observe)
         where = f"policy {i}:\n{source}\n-> {ex.status} {ex.category} {ex.error}"

@@ -31,10 +31,10 @@ class World:
 
     def observe(self, label: str) -> Observation:
         self.observed.append(label)
-        return Observation(text=label)
+        return Observation(label=label)
 
     def api(self) -> PrimitiveSet:
-        api = PrimitiveSet("test")
+        api = PrimitiveSet("test", errors=(ObjectNotFound,))
 
         def bump(name: str) -> int:
             """Add one to a counter."""
