@@ -4,7 +4,7 @@
 
     with embodied.gui.connect("desktop", app="{python} -m sim.gui.apps.form_app --out /tmp/f.json") as screen:
         result = screen.do("type Ada into Name, tick I agree, then click Submit")
-        print(result.success, result.failure)
+        print(result.claimed_success, result.success, result.failure)
         screen.tap("Submit")                       # direct actions, same primitives as policies
         screen.type_text("hello", into="Search")
         shot = screen.screen()                     # screenshot + UI elements
@@ -39,7 +39,7 @@ from embodied.config import validate
 from embodied.console import ConsoleLog
 from embodied.experiment import build
 from embodied.sandbox import Sandbox
-from embodied.trace import TraceWriter, write_json_atomic
+from embodied.trace import TraceWriter, redact_file, write_json_atomic
 from embodied.types import EpisodeResult, Observation, UIElement, to_jsonable
 
 DEFAULT_MONITORS = ("trace", "screen")
@@ -58,12 +58,15 @@ class Screen:
 
 
 class _SessionLog:
-    """Loop events to an optional trace file and an optional console."""
+    """Loop events to an optional trace file and an optional console, through the world's
+    redaction (typed secrets and passwords never reach a file or the terminal)."""
 
-    def __init__(self, trace: TraceWriter | None, console: ConsoleLog | None) -> None:
-        self.trace, self.console = trace, console
+    def __init__(self, trace: TraceWriter | None, console: ConsoleLog | None,
+                 redact: Callable[[Any], Any] = lambda value: value) -> None:
+        self.trace, self.console, self.redact = trace, console, redact
 
     def event(self, kind: str, **data: Any) -> None:
+        data = self.redact(to_jsonable(data))
         if self.trace is not None:
             self.trace.event(kind, **data)
         if self.console is not None:
@@ -102,9 +105,11 @@ class GuiSession:
 
     def do(self, instruction: str, *, goal: Sequence[str] = ()) -> EpisodeResult:
         """Run the closed loop for ``instruction`` on the screen as it is now ("": the task text the
-        screen states itself, e.g. a MiniWoB++ utterance). ``success`` is whether every step was
-        achieved (and the GUI ``goal`` conditions, e.g. ``"text_visible(Saved)"``, hold on the final
-        screen when given)."""
+        screen states itself, e.g. a MiniWoB++ utterance). ``claimed_success`` is what the agent's
+        own checks concluded (every step and the final check of the whole instruction passed);
+        ``success`` is ground truth: the GUI ``goal`` conditions (e.g. ``"text_visible(Saved)"``) on
+        the final screen when given, else the world's own criterion (a MiniWoB++ reward, a file the
+        app writes), else None: a user's screen has no ground truth."""
         self._open()
         instruction = instruction.strip() or self.env.observe("task").text
         self._runs += 1
@@ -115,7 +120,7 @@ class GuiSession:
         monitor = HybridMonitor([build("monitor", m, available) for m in self.monitor_names]) \
             if self.closed_loop else None
         trace = TraceWriter(self.run_dir / f"do-{self._runs}", save_images=False) if self.run_dir else None
-        log = _SessionLog(trace, ConsoleLog() if self.console else None)
+        log = _SessionLog(trace, ConsoleLog() if self.console else None, self.env.primitives().redact)
         agent = Agent(planner, writer, repairer, monitor, Sandbox(), self.budgets, log)
         actions_before = self._actions()
         t0 = time.perf_counter()
@@ -123,12 +128,15 @@ class GuiSession:
             log.event("episode_start", instruction=instruction, seed=None, run_dir=str(trace.run_dir) if trace else "")
             run = agent.run(instruction, self.env)
             conditions = [parse_condition(g) for g in goal]
-            success = run.finished and not run.failure
-            details: dict[str, Any] = {}
-            if success and conditions:
-                success, details = self.env.success(conditions)
+            # Ground truth: the goal given here or the world's own criterion (a MiniWoB reward, a
+            # file an app writes); None when there is neither. Never the agent's own claim.
+            success, details = self.env.success(conditions)
+            details = dict(details or {})
+            truth = "none" if success is None else ("goal" if conditions and details.get("source") == "screen"
+                                                     else str(details.get("source") or "goal"))
             result = EpisodeResult(
-                success=bool(success), instruction=run.plan.instruction if run.plan else instruction,
+                success=None if success is None else bool(success), claimed_success=run.claimed_success,
+                truth=truth, instruction=run.plan.instruction if run.plan else instruction,
                 wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=self._actions() - actions_before,
                 primitive_calls=sum(len(a.execution.calls) for a in run.attempts), subgoals=len(run.outcomes),
                 repairs=run.repairs, replans=run.replans, policies_written=run.policies_written,
@@ -137,11 +145,14 @@ class GuiSession:
                 failure=run.failure, goal=[str(c) for c in conditions])
             log.event("result", result=result, goal_source="session", goal_details=details, stats={})
             if trace is not None:
-                write_json_atomic(trace.run_dir / "summary.json", {**to_jsonable(result), "goal_details": details})
+                write_json_atomic(trace.run_dir / "summary.json",
+                                  log.redact(to_jsonable({**to_jsonable(result), "goal_details": details,
+                                                          "final_check": run.final})))
             return result
         finally:
             if trace is not None:
                 trace.close()
+                redact_file(trace.run_dir / "trace.jsonl", log.redact)
 
     # ------------------------------------------------------------------ direct actions
 

@@ -31,6 +31,8 @@ from planners.gui.history import ActionHistory, Loop
 from planners.gui.interpret import Interpreter
 from planners.gui.similarity import WordSimilarity
 
+#: Predicates of states a step leaves behind (the plan's goal); the others describe a moment.
+LASTING = ("field_value", "checked")
 #: Subgoals whose conditions may already hold before they run (then they are skipped).
 SKIPPABLE = (sg.CHECK, sg.UNCHECK, sg.TYPE, sg.SELECT_OPTION)
 
@@ -86,7 +88,10 @@ class GuiRulePlanner:
             notes.append("already true: " + "; ".join(s.description for s in dropped))
         if not subgoals:
             notes.append("nothing to do")
-        return Plan(instruction, subgoals, 0, "; ".join(notes))
+        # The goal: the lasting states the steps set (a field's value, a box's state). What a tap
+        # does is not known in advance; the final check holds those steps to having been achieved.
+        goal = [c for s in subgoals for c in s.conditions if c.predicate in LASTING]
+        return Plan(instruction, subgoals, 0, "; ".join(notes), goal)
 
     # ------------------------------------------------------------------ revise (D-PoT)
 

@@ -24,7 +24,7 @@ from perception.screen_predicates import visible_text
 from perception.ui_query import ROLE_WORDS, ElementMatcher, Embedder, Match, parse_query
 from sim.gui.base import GuiEnv
 from sim.gui.errors import ElementNotFound
-from sim.gui.secrets import MASK, Secret
+from sim.gui.secrets import MASK, RecordRedactor, Secret
 
 _FIELD_ROLES = ROLE_WORDS["field"]
 
@@ -60,6 +60,7 @@ class GuiSkills:
         self._secrets = dict(secrets or {})
         for value in self._secrets.values():
             env.secrets.add(value)
+        self._records = RecordRedactor(env.secrets)
         self._obs: Observation | None = None
         self._obs_time = 0.0
         self._obs_generation = -1
@@ -91,8 +92,9 @@ class GuiSkills:
         return match
 
     def redact(self, value: Any) -> Any:
-        """``value`` with every known secret masked: for trace records."""
-        return self.env.secrets.redact(value)
+        """``value`` with every known secret masked, and every value a record states as a
+        password (see :class:`~sim.gui.secrets.RecordRedactor`): for trace records."""
+        return self._records(value)
 
     # ------------------------------------------------------------------ primitives
 

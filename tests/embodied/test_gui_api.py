@@ -66,7 +66,9 @@ def test_direct_actions_and_the_screen() -> None:
 def test_dry_run_session_records_intended_actions() -> None:
     s, screen = session(dry_run=True)
     result = s.do("type cats into Search and click Go")
-    assert result.success and not [e for e in screen.log if e[0] in ("tap", "type")]
+    # Nothing was sent, so nothing is true: the claim is the agent's, the screen gives no ground truth.
+    assert result.claimed_success and result.success is None
+    assert not [e for e in screen.log if e[0] in ("tap", "type")]
     assert [a.primitive for a in s.intended] == ["type_text", "tap"]
     s.close()
 
