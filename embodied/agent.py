@@ -110,9 +110,10 @@ def final_check(monitor: HybridMonitor, run: AgentRun, observation: Observation)
     done = {s.description for s in achieved}
     for s in plan.subgoals:
         covered = bool(s.conditions) and all(c in plan.goal for c in s.conditions)
-        if not covered and not s.args.get("inserted") and s.description not in done:
-            results.append({"condition": f"step {s.description!r}", "ok": False, "why": "never achieved",
-                            "category": FailureCategory.UNKNOWN})
+        if not covered and not s.args.get("inserted"):
+            ok = s.description in done
+            results.append({"condition": f"step {s.description!r}", "ok": ok,
+                            "why": "achieved" if ok else "never achieved", "category": FailureCategory.UNKNOWN})
     failed = [r for r in results if not r["ok"]]
     if not failed:
         why = f"{len(results)} goal condition(s) and step(s) of the first plan hold" if results else \

@@ -197,8 +197,9 @@ def _text_score(a: str, b: str) -> float:
         return 0.5 + 0.3 * len(b) / len(a)
     ratio = difflib.SequenceMatcher(None, a, b).ratio()
     if len(a) > len(b) + 3:  # a long description against a short label: compare with the best window
-        ratio = max(ratio, 0.95 * max(difflib.SequenceMatcher(None, " ".join(aw[i:i + len(bw)]), b).ratio()
-                                      for i in range(len(aw) - len(bw) + 1)))
+        # (a one-word description longer than a many-word label has no window: nothing to add)
+        ratio = max(ratio, 0.95 * max((difflib.SequenceMatcher(None, " ".join(aw[i:i + len(bw)]), b).ratio()
+                                       for i in range(len(aw) - len(bw) + 1)), default=0.0))
     # Typos ("Sbmit") keep most of their score; merely similar words ("Sign up" / "Sign in") do not.
     return 0.9 * ratio if ratio >= 0.75 else 0.5 * ratio
 
@@ -234,9 +235,13 @@ class ElementMatcher:
         self.semantic_threshold = semantic_threshold
         self.semantic_margin = semantic_margin
 
-    def rank(self, query: str | Query, elements: Sequence[UIElement]) -> list[Match]:
-        """Matches scoring at least ``threshold``, best first (ordinals already applied)."""
+    def rank(self, query: str | Query, elements: Sequence[UIElement], avoid: str = "") -> list[Match]:
+        """Matches scoring at least ``threshold``, best first (ordinals already applied).
+        ``avoid``: the task's instruction; an element that repeats it (see :func:`echoes`) is
+        never a match: it names the target only because it is the instruction."""
         q = parse_query(query) if isinstance(query, str) else query
+        if avoid:
+            elements = [e for e in elements if not echoes(e.text, avoid)]
         if q.element_id:
             return [Match(e, 1.0, "id") for e in elements if e.id == q.element_id]
         scored = [self._score(q, e, elements) for e in elements]
@@ -253,8 +258,8 @@ class ElementMatcher:
             return [tier[index]] if 0 <= index < len(tier) else []
         return matches
 
-    def best(self, query: str | Query, elements: Sequence[UIElement]) -> Match | None:
-        ranked = self.rank(query, elements)
+    def best(self, query: str | Query, elements: Sequence[UIElement], avoid: str = "") -> Match | None:
+        ranked = self.rank(query, elements, avoid)
         return ranked[0] if ranked else None
 
     def closest_texts(self, query: str | Query, elements: Sequence[UIElement], n: int = 5) -> list[str]:
@@ -343,6 +348,17 @@ class ElementMatcher:
         if len(ranked) > 1 and ranked[0].score - ranked[1].score < self.semantic_margin:
             return []
         return [m for m in ranked if m.score >= ranked[0].score - self.semantic_margin / 2]
+
+
+def echoes(text: str, instruction: str, min_words: int = 4, overlap: float = 0.8) -> bool:
+    """Whether an element's ``text`` repeats the instruction: at least ``min_words`` words, most
+    of them (``overlap``) words of the instruction in it (a task description shown on screen,
+    the instruction area of a benchmark page, a title that restates the request)."""
+    words = normalize(text).split()
+    if len(words) < min_words or not instruction:
+        return False
+    said = set(normalize(instruction).split())
+    return sum(w in said for w in words) >= overlap * len(words)
 
 
 def _extent(elements: Sequence[UIElement]) -> tuple[float, float]:

@@ -319,6 +319,8 @@ class Grammar:
     def _select(self, kind: str, verb: str, rest: str, quotes: _Quotes) -> list[Intent] | None:
         if not rest:
             return None
+        if re.fullmatch(r"(?:nothing|none|none of them|no (?:items?|options?|boxes|checkboxes))", rest, re.I):
+            return []  # "select nothing and click Submit": no selection step (not a label to look for)
         similar = _SIMILAR_RE.match(rest)
         if similar:
             words = [self._literal(w, quotes) for w in _LIST_SPLIT.split(similar.group(1)) if w.strip()]

@@ -58,6 +58,7 @@ class GuiRulePlanner:
         self._semantic = semantic
         self._previous: Observation | None = None
         self._inserted: dict[tuple[str, ...], int] = {}
+        self._instruction = ""
 
     @property
     def loops(self) -> list[Loop]:
@@ -70,11 +71,12 @@ class GuiRulePlanner:
         return self._embedder
 
     def grounder(self, semantic: bool = False) -> Grounder:
-        return Grounder(ElementMatcher(self.embedder() if semantic else None))
+        return Grounder(ElementMatcher(self.embedder() if semantic else None), avoid=self._instruction)
 
     # ------------------------------------------------------------------ decompose
 
     def decompose(self, instruction: str, observation: Observation) -> Plan:
+        self._instruction = instruction
         self.history.reset()
         self._inserted = {}
         self._previous = observation

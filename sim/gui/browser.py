@@ -56,7 +56,15 @@ class BrowserOptions(StrictModel):
     page_load_timeout_s: float = Field(default=30.0, gt=0)
     max_elements: int = Field(default=400, ge=1, le=5000)
     root: str | None = Field(default=None, description="CSS selector: report only elements inside it")
+    exclude: str | None = Field(default=None, description="CSS selector of regions never reported (a task's "
+                                                          "own instruction, a score panel)")
     settle_s: float = Field(default=0.0, ge=0, le=5, description="wait after each input before observing")
+    quiet_ms: float = Field(default=30.0, ge=0, le=2000,
+                            description="observe once the page has had no DOM change, input or animation this long")
+    max_settle_ms: float = Field(default=1500.0, ge=0, le=10000,
+                                 description="observe anyway after waiting this long for the page to settle")
+    screenshot: bool = Field(default=True, description="capture a screenshot with every observation; false: the "
+                                                       "DOM alone is the screen (faster; no images in traces)")
 
 
 def _find(explicit: str | None, names: tuple[str, ...], what: str, package: str) -> str:
@@ -85,6 +93,8 @@ class BrowserEnv(GuiEnv):
         self._profile: tempfile.TemporaryDirectory[str] | None = None
         self._dpr = self.options.device_scale
         self._dragging = False
+        self._first_launched = ""
+        self.settle_waits_ms: list[float] = []  # how long each observation waited for the page to settle
         try:
             from selenium.common import exceptions as sel_exc
         except ImportError:
@@ -118,6 +128,7 @@ class BrowserEnv(GuiEnv):
             self._profile.cleanup()
             raise BackendUnavailable(f"Chromium did not start ({binary}, {driver_path}): {exc}") from exc
         self.driver.set_page_load_timeout(o.page_load_timeout_s)
+        self.driver.set_script_timeout(max(5.0, 2 * o.max_settle_ms / 1000))
         self._emulate()
         if o.url:
             self.driver.get(o.url)
@@ -158,9 +169,20 @@ class BrowserEnv(GuiEnv):
         scale = self.options.device_scale
         return round(self.options.width * scale), round(self.options.height * scale)
 
-    def _elements_impl(self, image: np.ndarray) -> list[UIElement]:
-        rows, dpr = self.driver.execute_script(_DOM_JS, self.options.max_elements, self.options.root)
+    def _wants_image(self) -> bool:
+        return self.options.screenshot
+
+    def _elements_impl(self, image: np.ndarray | None) -> list[UIElement]:
+        """The DOM's elements once the page has settled (no DOM mutation, input event or running
+        animation for ``quiet_ms``), so positions are not read mid-animation; one asynchronous
+        script call, whose wait costs only the time the page was still changing."""
+        o = self.options
+        rows, dpr, settled, waited_ms = self.driver.execute_async_script(_DOM_JS, o.max_elements, o.root, o.exclude,
+                                                                         o.quiet_ms, o.max_settle_ms)
         self._dpr = float(dpr)
+        self.settle_waits_ms.append(float(waited_ms))
+        if not settled:
+            log.info("the page did not settle within %.0f ms; reading it as it is", o.max_settle_ms)
         return sorted((self._element(row) for row in rows), key=reading_order)
 
     def _element(self, row: list[Any]) -> UIElement:
@@ -264,11 +286,15 @@ class BrowserEnv(GuiEnv):
 
     def _launch_impl(self, app: str) -> None:
         self.driver.get(app)
+        self._first_launched = self._first_launched or app
 
     def _home_impl(self) -> None:
-        if not self.options.url:
-            raise GuiActionError("the browser has no start page (options.url) to go home to")
-        self.driver.get(self.options.url)
+        """The start page: ``options.url``, else the first page launched (``app=`` of a config or
+        a session)."""
+        home = self.options.url or self._first_launched
+        if not home:
+            raise GuiActionError("the browser has no start page (options.url) and launched no page to go home to")
+        self.driver.get(home)
 
     def _translate(self, what: str, exc: BaseException) -> Exception:
         from selenium.common import exceptions as sel_exc

@@ -1,8 +1,9 @@
-// Visible UI elements of the page (or of the element matching rootSelector), in one call. Returns [elements, devicePixelRatio].
+// Visible UI elements of the page (or of the element matching rootSelector), in one asynchronous call once the page
+// has settled. Returns [elements, devicePixelRatio, settled, waitedMs].
 // Each element: [id, role, text, left, top, right, bottom, clickable, editable, checked, selected, description]
 // in CSS pixels of the viewport. Ids ("e12") are stable for the life of the page: a WeakMap
 // remembers the number given to each DOM node the first time it was seen.
-return (function (maxElements, rootSelector) {
+const read = function (maxElements, rootSelector, excludeSelector) {
   const st = window.__embodied || (window.__embodied = { next: 0, ids: new WeakMap() });
   const idOf = (node) => {
     let v = st.ids.get(node);
@@ -52,12 +53,15 @@ return (function (maxElements, rootSelector) {
     return "button";  // something clickable without a more specific role
   };
   const root = (rootSelector && document.querySelector(rootSelector)) || document.body || document.documentElement;
+  // Regions that are never targets (a task's own instruction, a score panel): nothing inside them is listed.
+  const excluded = excludeSelector ? [...document.querySelectorAll(excludeSelector)] : [];
+  const outside = (el) => !excluded.some((x) => x.contains(el));
   const out = [];
   const taken = new Set();
   for (const el of root.querySelectorAll(INTERACTIVE)) {
     if (out.length >= maxElements) break;
     const r = el.getBoundingClientRect();
-    if (!onScreen(r) || !visible(el) || !unoccluded(el, r)) continue;
+    if (!onScreen(r) || !visible(el) || !unoccluded(el, r) || !outside(el)) continue;
     const role = roleOf(el);
     const editable = ["textbox", "password", "search", "textarea"].includes(role) && !el.disabled && !el.readOnly;
     let text;
@@ -86,7 +90,7 @@ return (function (maxElements, rootSelector) {
     const text = clean(node.nodeValue);
     const parent = node.parentElement;
     if (!text || !parent || ["SCRIPT", "STYLE", "NOSCRIPT", "OPTION", "TITLE"].includes(parent.tagName)) continue;
-    if (inTaken(parent) || !visible(parent)) continue;
+    if (inTaken(parent) || !visible(parent) || !outside(parent)) continue;
     range.selectNodeContents(node);
     const r = range.getBoundingClientRect();
     if (!onScreen(r) || !unoccluded(parent, r)) continue;
@@ -95,4 +99,32 @@ return (function (maxElements, rootSelector) {
     out.push([idOf(node), role, text, r.left, r.top, r.right, r.bottom, clickable, false, null, null, ""]);
   }
   return [out, window.devicePixelRatio || 1];
-})(arguments[0], arguments[1]);
+};
+// Settling: wait (asynchronously: the page keeps running) until nothing changed for quietMs: no DOM
+// mutation, no input event, no running animation or transition; then read once. At most maxWaitMs.
+const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, done] = arguments;
+// Kept apart from the element ids (which a new MiniWoB episode resets): one watcher per page.
+const st = window.__embodiedSettle || (window.__embodiedSettle = {});
+if (!st.watch) {
+  st.lastChange = 0;
+  const touch = () => { st.lastChange = performance.now(); };
+  st.watch = new MutationObserver(touch);
+  st.watch.observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
+  for (const kind of ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "keydown", "keyup", "input", "touchend"]) {
+    window.addEventListener(kind, touch, true);
+  }
+}
+const t0 = performance.now();
+const animating = () => document.getAnimations && document.getAnimations().some((a) => a.playState === "running" &&
+  a.effect && a.effect.getTiming && a.effect.getTiming().iterations !== Infinity);
+const attempt = () => {
+  const now = performance.now();
+  const quiet = now - st.lastChange >= quietMs && !animating();
+  if (quiet || now - t0 >= maxWaitMs) {
+    const [rows, dpr] = read(maxElements, rootSelector, excludeSelector);
+    done([rows, dpr, quiet, Math.round(now - t0)]);
+  } else {
+    setTimeout(attempt, Math.max(4, Math.min(quietMs - (now - st.lastChange), 20)));
+  }
+};
+attempt();

@@ -20,7 +20,7 @@ from typing import Any
 from embodied.errors import PrimitiveError
 from embodied.primitives import PrimitiveSet
 from embodied.types import FailureCategory, Observation, UIElement
-from perception.screen_predicates import visible_text
+from perception.screen_predicates import names, visible_text
 from perception.ui_query import ROLE_WORDS, ElementMatcher, Embedder, Match, parse_query
 from sim.gui.base import GuiEnv
 from sim.gui.errors import ElementNotFound
@@ -82,11 +82,15 @@ class GuiSkills:
         obs = self.observation()
         q = parse_query(query)
         match = None
+        avoid = obs.text  # the screen's own statement of the task (a MiniWoB utterance) is never a target
         if prefer_roles and not q.roles and not q.element_id:
-            match = self.matcher.best(replace(q, roles=prefer_roles), obs.elements)
+            match = self.matcher.best(replace(q, roles=prefer_roles), obs.elements, avoid)
             if match is not None and match.element.role not in prefer_roles:
                 match = None
-        match = match or self.matcher.best(q, obs.elements)
+        match = match or self.matcher.best(q, obs.elements, avoid)
+        if match is not None and prefer_roles and q.label and not q.element_id and not q.anchor \
+                and not names(q, match.element, obs.elements):
+            match = None  # a field that only shares a word with the description is not the one meant
         if match is None:
             raise ElementNotFound(query, self.matcher.closest_texts(q, obs.elements))
         return match
