@@ -215,10 +215,17 @@ class GeometricMonitor:
             results.append({"condition": str(cond), "holds": holds, "why": why})
             if not holds and first_failure is None:
                 first_failure = (cond, why)
+        # Which tracked object each description of the subgoal names (identities survive a move
+        # and a relabel; see perception.tracking), so the evidence says which object was judged.
+        meant = {a: resolve(a) for c in subgoal.conditions for a in c.args if a.strip().lower() not in TABLE_WORDS}
         if first_failure is None:
             checked = [r for r in results if r["holds"] is not None]
             why = "; ".join(r["why"] for r in checked) or "no condition could be checked"
-            return Verdict(True, self.name, why=_one_line(why, 2 * MAX_WHY), evidence={"conditions": results})
+            named = ", ".join(f"{a!r} = {k}" for a, k in meant.items() if k and k != a)
+            if named:
+                why = f"{why} (judged on {named})"
+            return Verdict(True, self.name, why=_one_line(why, 2 * MAX_WHY),
+                           evidence={"conditions": results, "objects": meant})
         cond, explanation = first_failure
         held = held_name(observation, list(boxes))
         key_of = self._keys(boxes, cond)
@@ -232,7 +239,7 @@ class GeometricMonitor:
                        failed_call=call.index if call else None, failed_line=call.line if call else None,
                        primitive=call.name if call else None,
                        evidence={"condition": str(cond), "explanation": explanation, "boxes": involved,
-                                 "holding": held, "conditions": results,
+                                 "holding": held, "conditions": results, "objects": meant,
                                  "call": _call_evidence(call) if call else None})
 
     def _view(self, cond: Condition, observation: Observation, boxes: dict[str, Box],

@@ -47,8 +47,8 @@ def evaluate(cond: Condition, obs: Observation, previous: Observation | None = N
         raise ValueError(f"{cond.predicate!r} is not a GUI predicate ({', '.join(GUI_PREDICATES)})")
     matcher = matcher or ElementMatcher()
     result = _evaluate(cond, obs, previous, matcher)
-    if not cond.negated or result.holds is None:
-        return result
+    if not cond.negated or result.holds is None or result.category is FailureCategory.NOT_FOUND:
+        return result  # "not checked(X)" with no X on screen is not shown to hold
     holds = not result.holds
     return PredicateResult(holds, f"not: {result.why}", FailureCategory.NONE if holds else FailureCategory.WRONG_STATE)
 

@@ -286,10 +286,12 @@ class ElementMatcher:
                 best *= 0.6
             score = best if role_ok else best * 0.6
             why = "text" + ("" if role_ok else f", role {el.role} not {'/'.join(q.roles)}")
-            # The whole description as plain text ("Text size" is a label, not role + "size").
-            whole = max((text_score(q.raw, n) for n in names), default=0.0)
-            if whole > score:
-                score, why = whole, "text"
+            # The whole description as plain text ("Text size" is a label, not role + "size"):
+            # only when reading it split off a role word, or it would undo the role discount.
+            if normalize(q.raw) != q.label:
+                whole = max((text_score(q.raw, n) for n in names), default=0.0)
+                if whole > score:
+                    score, why = whole, "text"
             return Match(el, score + bonus, why)  # the bonus breaks ties in favour of widgets
         if q.roles and role_ok:
             return Match(el, 0.7 + bonus, "role")
