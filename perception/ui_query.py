@@ -179,10 +179,15 @@ def text_score(want: str, have: str) -> float:
     a, b = normalize(want), normalize(have)
     if not a or not b:
         return 0.0
-    nums_a, nums_b = re.findall(r"\d+", a), re.findall(r"\d+", b)
-    if nums_a and nums_b and not (set(nums_a) <= set(nums_b) or set(nums_b) <= set(nums_a)):
+    if numbers_conflict(a, b):
         return 0.3 * _text_score(a, b)
     return _text_score(a, b)
+
+
+def numbers_conflict(a: str, b: str) -> bool:
+    """Both texts carry numbers and neither's numbers include the other's ("Item 12" / "Item 1")."""
+    nums_a, nums_b = set(re.findall(r"\d+", normalize(a))), set(re.findall(r"\d+", normalize(b)))
+    return bool(nums_a and nums_b) and not (nums_a <= nums_b or nums_b <= nums_a)
 
 
 def _text_score(a: str, b: str) -> float:
@@ -294,7 +299,8 @@ class ElementMatcher:
                     score, why = whole, "text"
             return Match(el, score + bonus, why)  # the bonus breaks ties in favour of widgets
         if q.roles and role_ok:
-            return Match(el, 0.7 + bonus, "role")
+            # the role the word names first ("textarea" -> textarea) before its relatives (textbox)
+            return Match(el, (0.7 if el.role == q.roles[0] else 0.66) + bonus, "role")
         return Match(el, 0.0, "")
 
     def _anchor(self, q: Query, elements: Sequence[UIElement], scored: list[Match]) -> list[Match]:
@@ -329,7 +335,9 @@ class ElementMatcher:
 
     def _semantic(self, q: Query, elements: Sequence[UIElement]) -> list[Match]:
         want = q.label or normalize(q.raw)
-        named = [(e, n) for e in elements for n in labels_for(e, elements) if (not q.roles or e.role in q.roles)]
+        # Meanings may differ in wording, never in numbers: "104" is not a synonym of "102".
+        named = [(e, n) for e in elements for n in labels_for(e, elements)
+                 if (not q.roles or e.role in q.roles) and not numbers_conflict(want, n)]
         if not named or self.embedder is None:
             return []
         try:

@@ -88,9 +88,9 @@ class GuiSkills:
             if match is not None and match.element.role not in prefer_roles:
                 match = None
         match = match or self.matcher.best(q, obs.elements, avoid)
-        if match is not None and prefer_roles and q.label and not q.element_id and not q.anchor \
+        if match is not None and q.label and not q.element_id and not q.anchor \
                 and not names(q, match.element, obs.elements):
-            match = None  # a field that only shares a word with the description is not the one meant
+            match = None  # an element that is only a fragment of the description is not the one meant
         if match is None:
             raise ElementNotFound(query, self.matcher.closest_texts(q, obs.elements))
         return match
