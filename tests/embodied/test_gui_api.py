@@ -116,3 +116,11 @@ def test_gui_configs_run(config: str, overrides: list[str], ok: bool, tmp_path: 
     assert result.success is ok, result.failure
     if not ok:
         assert result.failure.startswith("planning failed") and "not understood" in result.failure
+
+
+def test_a_dry_run_on_a_missing_element_claims_no_success() -> None:
+    s, _screen = session(dry_run=True)
+    result = s.do("tap Export to spreadsheet")  # nothing on this page says that
+    assert not result.claimed_success and result.success is None and "not_found" in result.failure
+    assert not s.intended
+    s.close()
