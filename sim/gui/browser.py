@@ -63,6 +63,8 @@ class BrowserOptions(StrictModel):
                             description="observe once the page has had no DOM change, input or animation this long")
     max_settle_ms: float = Field(default=1500.0, ge=0, le=10000,
                                  description="observe anyway after waiting this long for the page to settle")
+    reduce_motion: bool = Field(default=False, description="switch page animations off (jQuery effects, CSS "
+                                                           "transitions), as UI tests do: the page settles at once")
     screenshot: bool = Field(default=True, description="capture a screenshot with every observation; false: the "
                                                        "DOM alone is the screen (faster; no images in traces)")
 
@@ -178,7 +180,8 @@ class BrowserEnv(GuiEnv):
         script call, whose wait costs only the time the page was still changing."""
         o = self.options
         rows, dpr, settled, waited_ms = self.driver.execute_async_script(_DOM_JS, o.max_elements, o.root, o.exclude,
-                                                                         o.quiet_ms, o.max_settle_ms)
+                                                                         o.quiet_ms, o.max_settle_ms,
+                                                                         o.reduce_motion)
         self._dpr = float(dpr)
         self.settle_waits_ms.append(float(waited_ms))
         if not settled:

@@ -102,7 +102,18 @@ const read = function (maxElements, rootSelector, excludeSelector) {
 };
 // Settling: wait (asynchronously: the page keeps running) until nothing changed for quietMs: no DOM
 // mutation, no input event, no running animation or transition; then read once. At most maxWaitMs.
-const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, done] = arguments;
+const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, reduceMotion, done] = arguments;
+if (reduceMotion) {
+  // As UI tests do on phones (animation scale 0): effects finish at once, so the page settles at once.
+  if (window.jQuery && window.jQuery.fx) window.jQuery.fx.off = true;
+  if (!document.getElementById("__embodied_still")) {
+    const style = document.createElement("style");
+    style.id = "__embodied_still";
+    style.textContent = "*, *::before, *::after { transition-duration: 0s !important; animation-duration: 0s !important; " +
+      "transition-delay: 0s !important; animation-delay: 0s !important; scroll-behavior: auto !important; }";
+    (document.head || document.documentElement).appendChild(style);
+  }
+}
 // Kept apart from the element ids (which a new MiniWoB episode resets): one watcher per page.
 const st = window.__embodiedSettle || (window.__embodiedSettle = {});
 if (!st.watch) {
