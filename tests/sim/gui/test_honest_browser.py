@@ -87,3 +87,22 @@ def test_a_password_stated_in_the_instruction_never_reaches_the_records(tmp_path
     assert "tangerine-42" not in written and "***" in written
     summary = json.loads((tmp_path / "do-1" / "summary.json").read_text(encoding="utf-8"))
     assert summary["instruction"].count("***") == 1
+
+
+def test_embodied_run_keeps_a_literal_password_out_of_files_and_the_console(tmp_path: Path) -> None:
+    import io
+
+    from embodied.config import load_config
+    from embodied.console import ConsoleLog
+    from embodied.experiment import run_episode
+
+    root = Path(__file__).resolve().parents[3]
+    cfg = load_config(root / "configs/gui/browser_login.yaml",
+                      ["task.instruction=sign in as alice using the password quince-77", "env.secrets={}",
+                       "env.options={screenshot: false}", f"run.out_dir={tmp_path}"])
+    out = io.StringIO()
+    result = run_episode(cfg, tmp_path / "ep", console=ConsoleLog(out))
+    assert result.success and result.claimed_success  # the page says "Welcome alice": ground truth
+    records = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "ep").iterdir() if p.is_file())
+    assert "quince-77" not in records + out.getvalue()
+    assert "***" in (tmp_path / "ep" / "config.yaml").read_text(encoding="utf-8")
