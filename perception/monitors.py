@@ -211,7 +211,7 @@ class GeometricMonitor:
                 results.append({"condition": str(cond), "holds": None, "why": "no start pose: not checked"})
                 continue
             holds, why = evaluate(cond, self._view(cond, observation, boxes, resolve), resolve, self.tolerances,
-                                  start or None)
+                                  start or None, world=boxes)
             results.append({"condition": str(cond), "holds": holds, "why": why})
             if not holds and first_failure is None:
                 first_failure = (cond, why)

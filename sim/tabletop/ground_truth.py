@@ -82,6 +82,6 @@ def evaluate_goal(world: TabletopWorld, goal: Sequence[Condition | str], start: 
             support = resolve(cond.args[1])
             if support is not None:
                 view = object_boxes(world, frame=support)
-        ok, why = evaluate(cond, view, resolve, tol, start)
+        ok, why = evaluate(cond, view, resolve, tol, start, world=boxes)
         results.append({"condition": str(cond), "ok": bool(ok), "why": why})
     return all(r["ok"] for r in results), {"source": "world", "conditions": results}

@@ -169,3 +169,44 @@ def test_a_tabletop_run_without_goal_has_no_ground_truth(tmp_path: Path) -> None
     # The agent's own plan never stands in for ground truth: it would grade itself.
     assert result.success is None and summary["success"] is None and summary["truth"] == "none"
     assert summary["claimed_success"] is result.claimed_success
+
+
+def test_order_free_stack_and_thresholded_moves() -> None:
+    from embodied.conditions import parse_condition
+    from embodied.geometry import Box, Tolerances, evaluate
+
+    tol = Tolerances()
+    boxes = {"mug": Box("mug", (0.5, 0.0, 0.08), (0.04, 0.04, 0.04)),
+             "crate": Box("crate", (0.5, 0.0, 0.03), (0.06, 0.06, 0.06)),
+             "puck": Box("puck", (0.5, 0.0, 0.11), (0.03, 0.03, 0.02))}
+    resolve = {k: k for k in boxes}.get
+    assert evaluate(parse_condition("stacked(puck, crate, mug)"), boxes, resolve, tol)[0]
+    moved = {"puck": Box("puck", (0.44, 0.02, 0.01), (0.03, 0.03, 0.02))}
+    start = {"puck": Box("puck", (0.50, 0.00, 0.01), (0.03, 0.03, 0.02))}
+    far = parse_condition("moved(puck, min=0.05)")
+    assert evaluate(far, moved, resolve, tol, start)[0]
+    toward = parse_condition("moved(puck, min=0.05, direction=toward)")  # toward the robot: -x
+    assert evaluate(toward, moved, resolve, tol, start)[0]
+    assert not evaluate(parse_condition("moved(puck, min=0.05, direction=left)"), moved, resolve, tol, start)[0]
+
+
+@pytest.mark.slow
+def test_a_scene_can_start_with_one_object_on_another_and_containers_are_neutral() -> None:
+    from embodied.config import validate
+    from sim.tabletop.ground_truth import evaluate_goal
+    from sim.tabletop.world import TabletopWorld
+
+    env = validate({"task": {"instruction": "x"}, "env": {"kind": "tabletop", "objects": [
+        {"name": "lime cube", "shape": "cube", "color": "green", "on": "navy crate"},
+        {"name": "navy crate", "shape": "cube", "color": "blue", "size": 0.06, "region": "center"},
+        {"name": "bowl", "shape": "bowl"}]}}).env
+    assert env.objects[2].color == "gray"  # no colour given: neutral, never red beside red blocks
+    world = TabletopWorld(env, seed=3)
+    try:
+        ok, details = evaluate_goal(world, ["on(lime cube, navy crate)"])
+        assert ok, details
+        (x, y, _), _ = world.pose("navy crate")
+        # explanations give world positions, not positions in the support's frame
+        assert f"({x:.3f}, {y:.3f}" in details["conditions"][0]["why"]
+    finally:
+        world.close()
