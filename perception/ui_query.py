@@ -362,6 +362,13 @@ class ElementMatcher:
         return [m for m in ranked if m.score >= ranked[0].score - self.semantic_margin / 2]
 
 
+def fragment_of(part: str, whole: str) -> bool:
+    """Whether ``part`` names only some of what ``whole`` says (its words a strict part of the
+    whole's): "Jinny" of "Jinny>Lynett". Such an element is another thing, not a rewording."""
+    a, b = normalize(part).split(), normalize(whole).split()
+    return bool(a) and len(a) < len(b) and _contains(b, a)
+
+
 def echoes(text: str, instruction: str, min_words: int = 4, overlap: float = 0.8) -> bool:
     """Whether an element's ``text`` repeats the instruction: at least ``min_words`` words, most
     of them (``overlap``) words of the instruction in it (a task description shown on screen,

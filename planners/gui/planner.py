@@ -22,7 +22,7 @@ from typing import Any
 
 from embodied.types import FailureCategory, Observation, Plan, Subgoal, SubgoalOutcome, UIElement
 from perception.screen_predicates import evaluate
-from perception.ui_query import ElementMatcher, Embedder, MiniLmEmbedder
+from perception.ui_query import ElementMatcher, Embedder, MiniLmEmbedder, fragment_of
 from planners.gui import lexicon as lx
 from planners.gui import subgoals as sg
 from planners.gui.grammar import Grammar, Target
@@ -265,7 +265,8 @@ class GuiRulePlanner:
         target = Target(label, label=label, quoted=True)
         for semantic in (False, True):
             g = self.grounder(semantic).ground(target, observation.elements, subject[1])
-            if g.found and g.query != head.args.get("target"):
+            if g.found and g.query != head.args.get("target") and \
+                    not fragment_of(g.element.text or g.element.description, label):
                 shown = g.element.text or g.element.description or label
                 new = Target(shown, label=shown, quoted=True)
                 args = {**head.args, "target": new.query(), "label": shown}
