@@ -186,9 +186,20 @@ def text_score(want: str, have: str) -> float:
     return _text_score(a, b)
 
 
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+
+
+def _numbers(text: str) -> set[str]:
+    words = normalize(text).split()
+    return set(re.findall(r"\d+", " ".join(words))) | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
+
+
 def numbers_conflict(a: str, b: str) -> bool:
-    """Both texts carry numbers and neither's numbers include the other's ("Item 12" / "Item 1")."""
-    nums_a, nums_b = set(re.findall(r"\d+", normalize(a))), set(re.findall(r"\d+", normalize(b)))
+    """Both texts carry numbers (digits or number words) and neither's include the other's
+    ("Item 12" / "Item 1", "ONE" / "TWO"): they name different things, however alike they read."""
+    nums_a, nums_b = _numbers(a), _numbers(b)
     return bool(nums_a and nums_b) and not (nums_a <= nums_b or nums_b <= nums_a)
 
 

@@ -18,11 +18,20 @@ const read = function (maxElements, rootSelector, excludeSelector) {
   const clean = (s) => (s || "").replace(/\s+/g, " ").trim().slice(0, 300);
   const onScreen = (r) => r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < W && r.top < H;
   const visible = (el) => !el.checkVisibility || el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
-  const unoccluded = (el, r) => {
-    const x = Math.min(Math.max(r.left + r.width / 2, 0), W - 1), y = Math.min(Math.max(r.top + r.height / 2, 0), H - 1);
-    const hit = document.elementFromPoint(x, y);
+  const shows = (el, x, y) => {
+    const hit = document.elementFromPoint(Math.min(Math.max(x, 0), W - 1), Math.min(Math.max(y, 0), H - 1));
     return !hit || hit === el || el.contains(hit) || hit.contains(el) ||
       (hit.tagName === "LABEL" && hit.control === el) || (el.labels && [...el.labels].some((l) => l.contains(hit)));
+  };
+  const unoccluded = (el, r) => shows(el, r.left + r.width / 2, r.top + r.height / 2);
+  // A control partly covered by another: the visible ninth of it (so a tap at its centre lands on it), or null.
+  const visiblePart = (el, r) => {
+    const w = r.width / 3, h = r.height / 3;
+    for (const [i, j] of [[0, 0], [2, 0], [0, 2], [2, 2], [1, 0], [0, 1], [2, 1], [1, 2]]) {
+      const left = r.left + i * w, top = r.top + j * h;
+      if (shows(el, left + w / 2, top + h / 2)) return { left, top, right: left + w, bottom: top + h };
+    }
+    return null;
   };
   const labelOf = (el) => {
     if (el.labels && el.labels.length) return clean([...el.labels].map((l) => l.innerText).join(" "));
@@ -60,8 +69,12 @@ const read = function (maxElements, rootSelector, excludeSelector) {
   const taken = new Set();
   for (const el of root.querySelectorAll(INTERACTIVE)) {
     if (out.length >= maxElements) break;
-    const r = el.getBoundingClientRect();
-    if (!onScreen(r) || !visible(el) || !unoccluded(el, r) || !outside(el)) continue;
+    let r = el.getBoundingClientRect();
+    if (!onScreen(r) || !visible(el) || !outside(el)) continue;
+    if (!unoccluded(el, r)) {
+      r = visiblePart(el, r);
+      if (!r) continue;
+    }
     const role = roleOf(el);
     const editable = ["textbox", "password", "search", "textarea"].includes(role) && !el.disabled && !el.readOnly;
     let text;
