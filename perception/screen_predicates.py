@@ -22,7 +22,7 @@ import numpy as np
 
 from embodied.conditions import GUI_PREDICATES
 from embodied.types import Condition, FailureCategory, Observation, UIElement
-from perception.ui_query import ElementMatcher, Query, labels_for, normalize, parse_query, text_score
+from perception.ui_query import ElementMatcher, Query, fragment_of, labels_for, normalize, parse_query, text_score
 
 _BOX_ROLES = ("checkbox", "switch", "radio", "option", "tab")
 _FIELD_ROLES = ("textbox", "password", "search", "textarea", "select", "combobox", "slider")
@@ -142,9 +142,10 @@ def _subject(query: str, elements: Sequence[UIElement], matcher: ElementMatcher,
 def names(query: Query, element: UIElement, elements: Sequence[UIElement], min_score: float = 0.7) -> bool:
     """Whether ``element`` is the one ``query`` names: one of its names (text, description, the
     label beside it) matches the query's label, or the whole description, well (>= ``min_score``:
-    equal, contained as words, or an OCR slip away), not merely overlaps it."""
+    equal, contained as words, or an OCR slip away), not merely overlaps it, and is not just a
+    few of the description's words ("1" is not "grid coordinate (1")."""
     return any(max(text_score(query.label, n), text_score(query.raw, n)) >= min_score
-               for n in labels_for(element, elements))
+               and not fragment_of(n, query.label) for n in labels_for(element, elements))
 
 
 def _missing(query: str, elements: Sequence[UIElement], matcher: ElementMatcher) -> PredicateResult:

@@ -25,8 +25,11 @@ from planners.gui.similarity import WordSimilarity
 
 _BOX_QUERY_ROLE = {"checkbox": "checkbox", "switch": "switch", "radio": "radio button"}
 #: A value that names something to read off the screen rather than text to type.
-_REFERENCE = re.compile(r"(?:the\s+)?(?:value|text|number|content|contents|entry|answer|amount)\s+"
+_REFERENCE = re.compile(r"(?:the\s+)?(?:value|text|number|content|contents|entry|answer|amount|word|words)\s+"
                         r"(?:of|for|in|next to|beside)\s+(?:the\s+)?(.+)", re.I)
+#: A value that points at text shown somewhere ("the text below") without naming a label.
+_POINTER = re.compile(r"(?:the\s+)?(?:value|text|number|content|contents|entry|answer|amount|word|words)\s+"
+                      r"(?:below|above|shown|displayed|given|here|on (?:the )?screen)(?:\s.*)?", re.I)
 _OPTION_ROLES = ("checkbox", "radio", "switch", "option", "menuitem")
 
 
@@ -247,6 +250,9 @@ class Interpreter:
         """``value`` itself, or, when it refers to something on screen ("the value of Language",
         "the number next to Total"), the text shown beside that label. A reference that cannot be
         read is a planning error: typing its words would only look like doing the task."""
+        if _POINTER.fullmatch(value.strip()):
+            raise PlanningError(f"{value!r} points at text on screen without saying which: typing these words "
+                                f"would not do the task")
         m = _REFERENCE.fullmatch(value.strip())
         if m is None:
             return value
