@@ -163,6 +163,7 @@ class BrowserEnv(GuiEnv):
         return self.driver.execute_cdp_cmd(cmd, params)
 
     def _screenshot_impl(self) -> np.ndarray:
+        self._settle()  # the picture of a settled page, consistent with the elements read after it
         data = self._cdp("Page.captureScreenshot", format="png")["data"]
         img = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -178,15 +179,20 @@ class BrowserEnv(GuiEnv):
         """The DOM's elements once the page has settled (no DOM mutation, input event or running
         animation for ``quiet_ms``), so positions are not read mid-animation; one asynchronous
         script call, whose wait costs only the time the page was still changing."""
+        rows = self._settle(self.options.max_elements)
+        return sorted((self._element(row) for row in rows), key=reading_order)
+
+    def _settle(self, max_elements: int = 0) -> list[list[Any]]:
+        """Wait until the page is quiet, then read up to ``max_elements`` elements (0: just wait)."""
         o = self.options
-        rows, dpr, settled, waited_ms = self.driver.execute_async_script(_DOM_JS, o.max_elements, o.root, o.exclude,
+        rows, dpr, settled, waited_ms = self.driver.execute_async_script(_DOM_JS, max_elements, o.root, o.exclude,
                                                                          o.quiet_ms, o.max_settle_ms,
                                                                          o.reduce_motion)
         self._dpr = float(dpr)
         self.settle_waits_ms.append(float(waited_ms))
         if not settled:
             log.info("the page did not settle within %.0f ms; reading it as it is", o.max_settle_ms)
-        return sorted((self._element(row) for row in rows), key=reading_order)
+        return rows
 
     def _element(self, row: list[Any]) -> UIElement:
         eid, role, text, left, top, right, bottom, clickable, editable, checked, selected, description = row
