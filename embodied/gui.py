@@ -276,6 +276,9 @@ def connect(backend: str = "desktop", *, app: str | None = None, secrets: Mappin
                       file="<embodied.gui.connect>").env
     env_cls = backends.registry("env").get("gui")
     env = env_cls(config, confirm=confirm)
+    warm = getattr(getattr(env, "skills", None), "warm", None)
+    if semantic and warm is not None:
+        warm()  # load the sentence-embedding model while the app starts, not at the first fuzzy query
     if model is not None and not _is_model(model):
         from embodied.models import build_model  # model code is loaded only when a model is named
 

@@ -48,8 +48,6 @@ class GuiAgentEnv:
                 gui.secrets.add(value)
         self.gui = gui
         embedder = MiniLmEmbedder() if config.semantic and MiniLmEmbedder.available() else None
-        if embedder is not None:
-            MiniLmEmbedder.warm()  # load it while the app starts, not at the first fuzzy query
         self.skills = GuiSkills(gui, embedder=embedder, secrets=secrets)
         # Acting primitives go through the safety guard (risky actions confirmed, dry runs); see sim.gui.safety.
         self.guard = SafetyGuard(self.skills, config.safety, confirm)

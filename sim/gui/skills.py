@@ -67,6 +67,12 @@ class GuiSkills:
 
     # ------------------------------------------------------------------ plumbing
 
+    def warm(self) -> None:
+        """Start loading the semantic matcher's model in the background (when there is one)."""
+        warm = getattr(self.matcher.embedder, "warm", None)
+        if warm is not None:
+            warm()
+
     def observation(self, fresh: bool = False) -> Observation:
         """The current screen (cached until the env changes or ``max_age_s`` passes)."""
         if (fresh or self._obs is None or self._obs_generation != self.env.generation
