@@ -102,8 +102,7 @@ class Interpreter:
                 continue
             role = g.element.role if g.found else ""
             self._add(sg.tap((f"#{g.element_id}" if g.element_id else g.query), f"{intent.verb} {self._shown(g)}",
-                             label=g.label, role=role, element=g.element_id,
-                             expand=intent.kind == lx.EXPAND or _commits(g)))
+                             label=g.label, role=role, element=g.element_id, expand=intent.kind == lx.EXPAND))
 
     _open = _tap
     _expand = _tap
@@ -337,7 +336,7 @@ class Interpreter:
         label = button.text or button.description
         t = Target(label, label=label, quoted=True)
         g = self.g.ground(t, self.elements)
-        self._add(sg.tap(g.query, f"{what}: click {sg.q(label)}", label=label, role=button.role, expand=True))
+        self._add(sg.tap(g.query, f"{what}: click {sg.q(label)}", label=label, role=button.role))
 
     def _implied_commit(self, last: Intent) -> None:
         """"Enter X" as the last words, with nothing said about submitting: a person would
@@ -369,10 +368,3 @@ class Interpreter:
 
     def _home(self, intent: Intent) -> None:
         self._add(sg.home())
-
-
-def _commits(g: Grounded) -> bool:
-    """A button that submits a form (Submit, OK, Log in, ...): pressing it must change the screen
-    (a page, a dialog, a message), which the step's check then looks for."""
-    label = " ".join((g.element.text if g.found else g.target.label).lower().split())
-    return g.found and g.element.role in ("button", "image_button") and label in (*lx.SUBMIT_LABELS, *lx.COMMIT_WORDS)
