@@ -53,7 +53,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserEnv]:
-    env = BrowserEnv(BrowserOptions(width=600, height=500, exclude="#task", screenshot=False))
+    # a generous quiet window: on a loaded machine the page's own 20 ms timer steps arrive late
+    env = BrowserEnv(BrowserOptions(width=600, height=500, exclude="#task", screenshot=False, quiet_ms=150))
     env.start()
     yield env
     env.close()

@@ -140,8 +140,7 @@ def test_typed_secret_stays_out_of_the_trace(tmp_path: Path) -> None:
                   HybridMonitor([TraceMonitor(), ScreenMonitor()]), Sandbox(), LoopBudgets(), RunLog(trace, None))
     run = agent.run("log in as bob with the configured password", env)
     trace.close()
-    # The secret was typed (the scripted screen does not react to "Log in", so the run ends there).
-    assert [o.ok for o in run.outcomes[:2]] == [True, True], run.failure
+    assert run.finished, run.failure
     text = (tmp_path / "trace.jsonl").read_text(encoding="utf-8")
     assert PASSWORD not in text and 'secret(\\"password\\")' in text
 
