@@ -19,7 +19,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from embodied.results import DONE, EpisodeRow
+from embodied.results import DONE, EpisodeRow, format_confusion, row_confusion
 from embodied.sweep import build_executor, plan_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def main() -> int:
     print(f"\n{'task':<14}" + "".join(f"{label(v):>14}" for v in sorted(by_variant)))
     for task in sorted({r.task for r in rows}):
         cells = [by_cell[(task, v)] for v in sorted(by_variant)]
-        print(f"{task:<14}" + "".join(f"{sum(r.success for r in c):>10}/{len(c):<3}" for c in cells))
+        print(f"{task:<14}" + "".join(f"{sum(bool(r.success) for r in c):>10}/{len(c):<3}" for c in cells))
 
     print(f"\n{'variant':<12} {'success':>8} {'repairs/ep':>11} {'replans/ep':>11} {'wall s/ep':>10} "
           f"{'crashed':>8}")
@@ -64,11 +64,13 @@ def main() -> int:
     for variant in sorted(by_variant):
         vr = by_variant[variant]
         done = [r for r in vr if r.status == DONE]
-        rate = sum(r.success for r in vr) / len(vr)
+        rate = sum(bool(r.success) for r in vr) / len(vr)
         rates[label(variant)] = rate
         print(f"{label(variant):<12} {rate:>8.1%} {_mean([r.repairs for r in done]):>11.2f} "
               f"{_mean([r.replans for r in done]):>11.2f} {_mean([r.wall_time_s for r in done]):>10.2f} "
               f"{len(vr) - len(done):>8}")
+    for variant in sorted(by_variant):
+        print("\n" + format_confusion(row_confusion(by_variant[variant]), f"{label(variant)}: claimed vs true success"))
     closed, opened = rates.get("closed loop", 0.0), rates.get("open loop", 0.0)
     print(f"\nclosed/open success ratio: {closed / max(opened, 1e-9):.2f} "
           f"(goal: closed >= 95% {'met' if closed >= 0.95 else 'NOT met'}, "

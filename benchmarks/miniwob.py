@@ -9,9 +9,14 @@ there is no model). With ``--desktop`` it also runs the Tk form of ``configs/gui
 under Xvfb and reports the OCR per-step latency.
 
     .venv/bin/python benchmarks/miniwob.py                     # the 20 tasks x 10 seeds
-    .venv/bin/python benchmarks/miniwob.py --tasks click-tab enter-date --seeds 3 --desktop
+    .venv/bin/python benchmarks/miniwob.py --tasks click-tab,enter-date --seeds 3 --desktop
 
-Goals: mean success >= 90 %, browser step <= 100 ms, desktop (OCR) step <= 300 ms.
+It also compares the agent's own verdict (every step and the final check passed) with the page's
+reward: ``false success: K of N episodes`` counts episodes the agent called a success that the
+page scored 0 or -1, with the confusion table of claims against truth.
+
+Goals: mean success >= 90 %, false success <= 2 % of episodes, browser step <= 100 ms, desktop
+(OCR) step <= 300 ms.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from embodied.assembly import RunLog, assemble  # noqa: E402
 from embodied.config import ExperimentConfig, load_config  # noqa: E402
+from embodied.results import confusion, format_confusion  # noqa: E402
 from embodied.trace import TraceWriter  # noqa: E402
 from sim.gui.env import GuiAgentEnv  # noqa: E402
 
@@ -49,6 +55,8 @@ class TaskResult:
     loop_s: list[float] = field(default_factory=list)
     env_s: list[float] = field(default_factory=list)  # time in the backend: actions + observations
     failures: list[str] = field(default_factory=list)
+    outcomes: list[tuple[bool, bool | None]] = field(default_factory=list)  # (claimed, true) per episode
+    false_successes: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -85,11 +93,17 @@ def run_task(base: ExperimentConfig, task: str | None, seeds: list[int], verbose
             elapsed = time.perf_counter() - t0
             after = env.gui.stats()
             ok, info = env.success([])
+            claimed = run.claimed_success
             if trace is not None:
-                trace.event("result", success=ok, details=info)
+                trace.event("result", success=ok, claimed_success=claimed, details=info)
                 trace.close()
             result.episodes += 1
-            result.successes += int(ok)
+            result.successes += int(bool(ok))
+            result.outcomes.append((claimed, ok))
+            if claimed and not ok:
+                utterance = run.plan.instruction if run.plan else ""
+                result.false_successes.append(f"seed {seed}: {utterance!r}: reward {info.get('raw_reward')}; "
+                                              f"plan: {[s.description for s in run.plan.subgoals] if run.plan else []}")
             result.steps.append(int(after["actions"] - before["actions"]))
             result.loop_s.append(elapsed)
             result.env_s.append(after["act_s"] + after["observe_s"] - before["act_s"] - before["observe_s"])
@@ -98,8 +112,8 @@ def run_task(base: ExperimentConfig, task: str | None, seeds: list[int], verbose
                 utterance = run.plan.instruction if run.plan else ""
                 result.failures.append(f"seed {seed}: {utterance!r}: {why}")
             if verbose:
-                print(f"  {name} seed {seed}: {'ok' if ok else 'FAIL'} {result.steps[-1]} steps {elapsed:.2f} s",
-                      flush=True)
+                print(f"  {name} seed {seed}: {'ok' if ok else 'FAIL'} (claimed {'ok' if claimed else 'fail'}) "
+                      f"{result.steps[-1]} steps {elapsed:.2f} s", flush=True)
     finally:
         env.close()
     return result
@@ -107,7 +121,8 @@ def run_task(base: ExperimentConfig, task: str | None, seeds: list[int], verbose
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="*", default=list(TASKS))
+    parser.add_argument("--tasks", nargs="*", default=[",".join(TASKS)],
+                        help="MiniWoB++ task names, comma- or space-separated (default: the 20 dev tasks)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per task")
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "gui" / "miniwob.yaml")
     parser.add_argument("--desktop", action="store_true", help="also time the Tk form under Xvfb (OCR)")
@@ -119,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
 
     base = load_config(args.config, ["run.quiet=true"])
     seeds = list(range(args.seeds))
+    tasks = [t for chunk in args.tasks for t in chunk.split(",") if t.strip()]
     results = []
     t0 = time.perf_counter()
-    for task in args.tasks:
+    for task in tasks:
         results.append(run_task(base, task, seeds, args.verbose, args.trace))
     wall = time.perf_counter() - t0
 
@@ -139,15 +155,26 @@ def main(argv: list[str] | None = None) -> int:
     env_step = sum(s for r in results for s in r.env_s) / max(1, sum(all_steps))
     print(f"{'mean':<24}{mean_rate:>8.1%}{statistics.mean(all_steps) if all_steps else 0:>8.1f}{per_step:>9.3f}"
           f"{env_step:>12.3f}")
+    matrix = confusion(o for r in results for o in r.outcomes)
+    episodes = sum(r.episodes for r in results)
+    print(f"\nmean success: {100 * mean_rate:.1f}%")
+    print(f"false success: {matrix.false_success} of {episodes} episodes "
+          f"({100 * matrix.false_success / max(1, episodes):.1f}%; goal <= 2 %: "
+          f"{'met' if matrix.false_success <= 0.02 * episodes else 'NOT met'})")
+    print(format_confusion(matrix))
     print(f"goal: success >= 90 % ({'met' if mean_rate >= 0.9 else 'NOT met'}); browser step <= 0.100 s "
           f"({'met' if per_step <= 0.1 else 'NOT met'})")
     for r in results:
+        for f in r.false_successes:
+            print(f"  FALSE SUCCESS {r.task} {f}")
         for f in r.failures:
             print(f"  fail {r.task} {f}")
     if args.desktop:
         desktop = load_config(args.desktop_config, ["run.quiet=true"])
         d = run_task(desktop, None, list(range(args.desktop_episodes)), args.verbose, args.trace)
-        print(f"desktop Tk form under Xvfb (OCR): {d.successes}/{d.episodes} succeeded, "
+        dm = confusion(d.outcomes)
+        print(f"desktop Tk form under Xvfb (OCR): {d.successes}/{d.episodes} succeeded "
+              f"({dm.false_success} false success), "
               f"{statistics.mean(d.steps):.1f} steps, {d.s_per_step:.3f} s/step (env {d.env_per_step:.3f}); "
               f"goal <= 0.300 s: {'met' if d.s_per_step <= 0.3 else 'NOT met'}")
     return 0

@@ -17,8 +17,10 @@ from embodied.protocols import Environment, Monitor, Planner, Repairer, Writer
 from embodied.sandbox import Sandbox
 from embodied.types import (
     Attempt,
+    Condition,
     Evidence,
     Execution,
+    ExecutionStatus,
     FailureCategory,
     Observation,
     Plan,
@@ -78,6 +80,51 @@ def execution_verdict(execution: Execution) -> Verdict:
                    failed_line=execution.line)
 
 
+def _same_goal(a: Condition, b: Condition) -> bool:
+    """Whether a checked condition stands for a goal condition: equal, or equal but for the
+    description of its subject (a repair may have found the same element under another name)."""
+    return a == b or (a.predicate == b.predicate and a.negated == b.negated and a.params == b.params
+                      and a.args[1:] == b.args[1:] and len(a.args) == len(b.args) > 1)
+
+
+def final_check(monitor: HybridMonitor, run: AgentRun, observation: Observation) -> Verdict:
+    """Hold the run to its first plan, from the last observation: every goal condition the planner
+    stated holds now (or held at a passing checkpoint and its subject has since left the screen,
+    e.g. a form that was submitted), and every other step of the first plan was
+    achieved (a step whose conditions are not all goal conditions, e.g. a tap, counts when an
+    outcome with its description passed). A subgoal dropped or merged by a revision cannot make the episode pass."""
+    plan = run.first_plan or run.plan
+    if plan is None:
+        return Verdict(False, "final", FailureCategory.UNKNOWN, why="no plan")
+    achieved = [o.subgoal for o in run.outcomes if o.ok]
+    verified = [c for s in achieved for c in s.conditions]
+    results: list[dict[str, Any]] = []
+    for cond in plan.goal:
+        verdict = monitor.check(Subgoal(f"goal: {cond}", "final_check", {}, [cond]),
+                                Execution(ExecutionStatus.OK), observation)
+        earlier = any(_same_goal(c, cond) for c in verified)
+        ok = verdict.ok or (verdict.category is FailureCategory.NOT_FOUND and earlier)
+        note = verdict.why if verdict.ok else (f"not on the last screen; held when achieved ({verdict.why})"
+                                               if ok else verdict.why)
+        results.append({"condition": str(cond), "ok": ok, "why": note, "category": verdict.category})
+    done = {s.description for s in achieved}
+    for s in plan.subgoals:
+        covered = bool(s.conditions) and all(c in plan.goal for c in s.conditions)
+        if not covered and not s.args.get("inserted"):
+            ok = s.description in done
+            results.append({"condition": f"step {s.description!r}", "ok": ok,
+                            "why": "achieved" if ok else "never achieved", "category": FailureCategory.UNKNOWN})
+    failed = [r for r in results if not r["ok"]]
+    if not failed:
+        why = f"{len(results)} goal condition(s) and step(s) of the first plan hold" if results else \
+            "the first plan stated nothing to check"
+        return Verdict(True, "final", why=why, evidence={"checks": results})
+    first = failed[0]
+    return Verdict(False, "final", first["category"] if first["category"] is not FailureCategory.NONE
+                   else FailureCategory.WRONG_STATE, why=f"{first['condition']}: {first['why']}",
+                   evidence={"checks": results})
+
+
 def policy_diff(old: Policy, new: Policy) -> str:
     return "".join(difflib.unified_diff(
         old.source.splitlines(keepends=True), new.source.splitlines(keepends=True),
@@ -104,6 +151,14 @@ class AgentRun:
     policies_written: int = 0
     failure: str = ""
     finished: bool = False  # the plan ran out of subgoals (as opposed to budgets or errors)
+    final: Verdict | None = None  # the final check of the whole instruction (None: not made)
+    first_plan: Plan | None = None  # the plan as first stated: what the final check holds the run to
+
+    @property
+    def claimed_success(self) -> bool:
+        """What the agent concludes from its own checks (never ground truth): the plan ran out,
+        nothing failed, and the final check of the whole instruction passed (or, open loop, ran)."""
+        return self.finished and not self.failure and (self.final is None or self.final.ok)
 
 
 class Agent:
@@ -139,7 +194,7 @@ class Agent:
             run.failure = f"planning failed: {exc}"
             self.log.event("plan_failed", error=str(exc), error_type=type(exc).__name__)
             return run
-        run.plan = plan
+        run.plan = run.first_plan = plan
         self.log.event("plan", revision=plan.revision, note=plan.note, subgoals=plan.subgoals)
         queue = list(plan.subgoals)
         index = 0
@@ -152,6 +207,9 @@ class Agent:
             outcome, observation = self._achieve(index, subgoal, api, env, observation, run)
             run.outcomes.append(outcome)
             index += 1
+            if not outcome.ok and not self.closed_loop and not run.failure:
+                # Open loop goes on to the next step, but a step that did not run cannot be claimed.
+                run.failure = f"subgoal {outcome.subgoal.description!r} failed ({outcome.category}: {outcome.why})"
             if outcome.ok or not self.closed_loop:
                 if self.closed_loop:
                     queue = self._revise(Plan(instruction, queue, plan.revision, plan.note), run, observation)
@@ -168,6 +226,11 @@ class Agent:
                                f"and the planner found no other way: {plan.note}")
                 return run
         run.finished = True
+        if self.monitor is not None:
+            run.final = final_check(self.monitor, run, observation)
+            self.log.event("final_check", verdict=run.final)
+            if not run.final.ok:
+                run.failure = f"final check of the whole instruction failed: {run.final.why}"
         return run
 
     # -----------------------------------------------------------------------------------------

@@ -84,9 +84,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run_episode(cfg, args.run_dir, config_dir=args.config.resolve().parent,
                          console=ConsoleLog(show_code=args.show_code))
     if cfg.run.quiet:
-        print(json.dumps({"success": result.success, "wall_time_s": result.wall_time_s,
+        print(json.dumps({"success": result.success, "claimed_success": result.claimed_success,
+                          "truth": result.truth, "wall_time_s": result.wall_time_s,
                           "repairs": result.repairs, "failure": result.failure}))
-    return 0 if result.success else 1
+    # No ground truth (success None): the exit status follows the agent's own claim, which the
+    # summary and the console mark as unverified.
+    return 0 if result.success or (result.success is None and result.claimed_success) else 1
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

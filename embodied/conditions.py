@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from embodied.geometry import PREDICATES
+from embodied.geometry import DIRECTIONS, PREDICATES
 from embodied.registry import did_you_mean
 from embodied.types import Condition
 
@@ -83,6 +83,12 @@ def parse_condition(text: str, predicates: Sequence[PredicateSpec] | None = None
         raise ConditionSyntaxError(f"{name} takes {want} object name(s), got {len(args)} in {text!r}")
     if name == "at" and not {"x", "y"} <= params.keys():
         raise ConditionSyntaxError(f"at() needs x= and y= in metres, e.g. at(red block, x=0.5, y=0.1): {text!r}")
-    if name == "aligned" and len(args) < 2:
-        raise ConditionSyntaxError(f"aligned needs at least two objects: {text!r}")
+    if name in ("aligned", "stacked") and len(args) < 2:
+        raise ConditionSyntaxError(f"{name} needs at least two objects: {text!r}")
+    if name == "moved" and "direction" in params and "min" not in params:
+        raise ConditionSyntaxError(f"moved(..., direction=...) needs min= in metres, e.g. "
+                                   f"moved(red block, min=0.05, direction=forward): {text!r}")
+    if name == "moved" and "direction" in params and str(params["direction"]).lower() not in DIRECTIONS:
+        raise ConditionSyntaxError(f"moved: unknown direction {params['direction']!r} "
+                                   f"(known: {', '.join(DIRECTIONS)}): {text!r}")
     return Condition(name, tuple(args), params, negated)

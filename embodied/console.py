@@ -12,6 +12,17 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
     return getattr(obj, key, default)
 
 
+def outcome_label(success: bool | None, claimed: bool) -> str:
+    """The headline of a result: ground truth first, the agent's claim beside it, never one for
+    the other."""
+    if success is None:
+        return ("✔ CLAIMED SUCCESS (unverified: no ground truth)" if claimed
+                else "✘ FAILURE (by the agent's own checks; no ground truth)")
+    if success:
+        return "✔ SUCCESS" + ("" if claimed else " (although the agent did not claim it)")
+    return "✘ FAILURE (the agent claimed success: a FALSE SUCCESS)" if claimed else "✘ FAILURE"
+
+
 class ConsoleLog:
     """Prints the events of the loop that a person watching wants to see, one line each."""
 
@@ -76,15 +87,20 @@ class ConsoleLog:
     def _on_budget_exhausted(self, d: dict[str, Any]) -> None:
         self._say(f"  ! {d.get('budget')} budget used up")
 
+    def _on_final_check(self, d: dict[str, Any]) -> None:
+        v = d["verdict"]
+        mark = "✓" if _get(v, "ok") else "✗"
+        self._say(f"  final check of the whole instruction: {mark} {_get(v, 'why', '')}")
+
     def _on_result(self, d: dict[str, Any]) -> None:
         r = d["result"]
         ok = _get(r, "success")
-        self._say(f"{'✔ SUCCESS' if ok else '✘ FAILURE'}: {_get(r, 'subgoals')} subgoal run(s), "
+        self._say(f"{outcome_label(ok, bool(_get(r, 'claimed_success')))}: {_get(r, 'subgoals')} subgoal run(s), "
                   f"{_get(r, 'repairs')} repair(s), {_get(r, 'replans')} replan(s), "
                   f"{_get(r, 'primitive_calls')} primitive calls, {_get(r, 'wall_time_s')} s")
         if _get(r, "failure"):
             self._say(f"  reason: {_get(r, 'failure')}")
-        elif not ok:
+        elif ok is False:
             self._say(f"  goal not met: {d.get('goal_details')}")
         if self.run_dir:
             self._say(f"  trace, images, summary.json in {self.run_dir}; "

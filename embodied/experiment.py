@@ -21,7 +21,7 @@ from embodied.console import ConsoleLog
 from embodied.domain import DomainKit
 from embodied.errors import ConfigError, EmbodiedError, EpisodeAborted
 from embodied.protocols import Environment
-from embodied.trace import EPISODE_FILE, TraceWriter, write_json_atomic
+from embodied.trace import EPISODE_FILE, TraceWriter, redact_file, write_json_atomic
 from embodied.types import Condition, EpisodeResult, to_jsonable
 
 
@@ -57,11 +57,26 @@ def config_goal_conditions(cfg: ExperimentConfig, kit: DomainKit) -> list[Condit
 
 
 def goal_conditions(config_goal: list[Condition], run: AgentRun) -> tuple[list[Condition], str]:
+    """What the run is scored against: the config's goal only. The plan's own conditions are never
+    used (an agent would grade itself); a world may still have its own criterion (a MiniWoB
+    reward, a file an app writes), else the episode has no ground truth (``success: None``)."""
     if config_goal:
         return config_goal, "config"
-    if run.plan is not None:
-        return run.plan.goal or [c for s in run.plan.subgoals for c in s.conditions], "plan"
     return [], "none"
+
+
+def ground_truth(env: Environment, goal: list[Condition], goal_source: str) -> tuple[bool | None, dict[str, Any], str]:
+    """(success or None, details, where it came from)."""
+    try:  # always asked: a world may have its own criterion (a MiniWoB reward, a file an app writes)
+        success, details = env.success(goal)
+    except EmbodiedError as exc:
+        return None, {"why": f"cannot score: {exc}"}, "none"
+    details = dict(details or {})
+    if success is None:
+        return None, details, "none"
+    source = str(details.get("source") or "")
+    return bool(success), details, ("config goal" if goal_source == "config" and source in ("", "world", "screen")
+                                    else source or goal_source)
 
 
 def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_dir: Path | None = None,
@@ -94,10 +109,7 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
                   run_dir=str(run_dir))
         run = agent.run(instruction, env)
         goal, goal_source = goal_conditions(config_goal, run)
-        try:  # always asked: a world may have its own criterion (a MiniWoB reward, a file an app writes)
-            success, details = env.success(goal)
-        except EmbodiedError as exc:
-            success, details = False, {"why": f"cannot score: {exc}"}
+        success, details, truth = ground_truth(env, goal, goal_source)
         if not run.finished and success:
             details = {**details, "note": "goal holds although the agent stopped early"}
         stats = env.stats()
@@ -105,7 +117,7 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         log.event("final", images=log.images(final, "final"), objects=final.objects)
         usage = _model_usage(models)
         result = EpisodeResult(
-            success=bool(success), instruction=instruction,
+            success=success, claimed_success=run.claimed_success, truth=truth, instruction=instruction,
             wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=int(stats.get("sim_steps", 0)),
             primitive_calls=sum(len(a.execution.calls) for a in run.attempts),
             subgoals=len(run.outcomes), repairs=run.repairs, replans=run.replans,
@@ -117,7 +129,7 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         log.event("result", result=result, goal_source=goal_source, goal_details=details, stats=stats,
                   perturbations=events)
         _write_summary(cfg, run_dir, config_dir, log, result, goal_source=goal_source, goal_details=details,
-                       revisions=run.revisions, stats=stats, perturbations=events)
+                       revisions=run.revisions, stats=stats, perturbations=events, final_check=run.final)
         return result
     except EpisodeAborted as exc:
         # The world broke (simulator crash, device gone): the episode is a failure with a reason,
@@ -132,6 +144,7 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     finally:
         env.close()
         trace.close()
+        redact_file(run_dir / "trace.jsonl", log.redact)  # secrets learned late are masked everywhere
 
 
 def _write_summary(cfg: ExperimentConfig, run_dir: Path, config_dir: Path | None, log: RunLog,
@@ -144,7 +157,7 @@ def _write_summary(cfg: ExperimentConfig, run_dir: Path, config_dir: Path | None
 
 def _aborted(cfg: ExperimentConfig, run_dir: Path, config_dir: Path | None, log: RunLog, t0: float,
              models: dict[str, Any], reason: str, tb: str = "") -> EpisodeResult:
-    result = EpisodeResult(success=False, instruction=cfg.task.instruction,
+    result = EpisodeResult(success=False, claimed_success=False, truth="aborted", instruction=cfg.task.instruction,
                            wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=0, primitive_calls=0,
                            failure=reason, **_model_usage(models))
     log.event("aborted", reason=reason, traceback=tb)

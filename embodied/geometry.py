@@ -7,6 +7,7 @@ Frame: +x away from the robot ("behind"), +y to the robot's left, +z up.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,9 +125,12 @@ Resolver = Callable[[str], "Box | None"]
 
 
 def evaluate(cond: Condition, boxes: Mapping[str, Box], resolve: Callable[[str], str | None],
-             tol: Tolerances, start: Mapping[str, Box] | None = None) -> tuple[bool, str]:
+             tol: Tolerances, start: Mapping[str, Box] | None = None,
+             world: Mapping[str, Box] | None = None) -> tuple[bool, str]:
     """Check one condition. ``resolve`` maps a description to a key of ``boxes``. Returns
-    (holds, explanation); an unresolvable name is a failure that says which name."""
+    (holds, explanation); an unresolvable name is a failure that says which name. ``world``: the
+    same boxes in the world frame, for the explanation when ``boxes`` are in a support's frame
+    (positions a person reads are world positions)."""
     p = cond.predicate
     found: list[Box] = []
     for arg in cond.args:
@@ -137,16 +141,23 @@ def evaluate(cond: Condition, boxes: Mapping[str, Box], resolve: Callable[[str],
         if key is None or key not in boxes:
             return cond.negated, f"{arg!r} is not visible"
         found.append(boxes[key])
-    holds, why = _evaluate(p, found, cond.params, tol, start)
+    holds, why = _evaluate(p, found, cond.params, tol, start, world)
     if cond.negated:
         return not holds, f"not ({why})"
     return holds, why
 
 
+#: Directions of ``moved(x, min=..., direction=...)`` as unit vectors in the world frame (+x away
+#: from the robot, +y to its left).
+DIRECTIONS = {"forward": (1.0, 0.0), "away": (1.0, 0.0), "back": (-1.0, 0.0), "backward": (-1.0, 0.0),
+              "toward": (-1.0, 0.0), "towards": (-1.0, 0.0), "left": (0.0, 1.0), "right": (0.0, -1.0)}
+
+
 def _evaluate(p: str, found: list[Any], params: Mapping[str, Any], tol: Tolerances,
-              start: Mapping[str, Box] | None) -> tuple[bool, str]:
+              start: Mapping[str, Box] | None, world: Mapping[str, Box] | None = None) -> tuple[bool, str]:
     def pos(b: Box) -> str:
-        return f"{b.name} at ({b.position[0]:.3f}, {b.position[1]:.3f}, {b.position[2]:.3f})"
+        shown = world.get(b.name, b) if world is not None else b
+        return f"{b.name} at ({shown.position[0]:.3f}, {shown.position[1]:.3f}, {shown.position[2]:.3f})"
 
     if p == "on":
         a, b = found
@@ -188,6 +199,8 @@ def _evaluate(p: str, found: list[Any], params: Mapping[str, Any], tol: Toleranc
         s = start[a.name]
         dx = a.position[0] - s.position[0]
         dy = a.position[1] - s.position[1]
+        if "min" in params and "dx" not in params and "dy" not in params:
+            return _moved_at_least(a.name, dx, dy, float(params["min"]), params.get("direction"))
         want_x, want_y = float(params.get("dx", 0.0)), float(params.get("dy", 0.0))
         err = math.hypot(dx - want_x, dy - want_y)
         limit = float(params.get("tolerance", max(tol.at, 0.4 * math.hypot(want_x, want_y))))
@@ -196,8 +209,29 @@ def _evaluate(p: str, found: list[Any], params: Mapping[str, Any], tol: Toleranc
     if p == "aligned":
         ok = aligned(found, tol)
         return ok, f"{', '.join(b.name for b in found)} {'are' if ok else 'are not'} in a row"
+    if p == "stacked":
+        # In any order: bottom to top by height, each resting on the one below it.
+        order = sorted(found, key=lambda b: b.bottom)
+        loose = [(upper, lower) for lower, upper in itertools.pairwise(order) if not on(upper, lower, tol)]
+        tower = " on ".join(b.name for b in reversed(order))
+        if not loose:
+            return True, f"one stack: {tower}"
+        upper, lower = loose[0]
+        return False, f"not one stack ({tower} by height): {pos(upper)} is not on {pos(lower)}"
     raise ValueError(f"unknown predicate {p!r}; known: {', '.join(PREDICATES)}")
 
 
+def _moved_at_least(name: str, dx: float, dy: float, least: float, direction: Any) -> tuple[bool, str]:
+    """``moved(x, min=d)``: at least ``d`` metres; with ``direction``, along it."""
+    if direction is None:
+        moved = math.hypot(dx, dy)
+        return moved >= least, f"{name} moved {moved:.3f} m (at least {least:.3f} wanted)"
+    unit = DIRECTIONS.get(str(direction).strip().lower())
+    if unit is None:
+        raise ValueError(f"moved(direction={direction!r}): known directions: {', '.join(DIRECTIONS)}")
+    along = dx * unit[0] + dy * unit[1]
+    return along >= least, f"{name} moved {along:+.3f} m {direction} (at least {least:.3f} wanted)"
+
+
 PREDICATES = ("on", "inside", "near", "left_of", "right_of", "behind", "in_front_of", "grasped",
-              "upright", "at", "moved", "aligned")
+              "upright", "at", "moved", "aligned", "stacked")

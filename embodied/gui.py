@@ -4,7 +4,7 @@
 
     with embodied.gui.connect("desktop", app="{python} -m sim.gui.apps.form_app --out /tmp/f.json") as screen:
         result = screen.do("type Ada into Name, tick I agree, then click Submit")
-        print(result.success, result.failure)
+        print(result.claimed_success, result.success, result.failure)
         screen.tap("Submit")                       # direct actions, same primitives as policies
         screen.type_text("hello", into="Search")
         shot = screen.screen()                     # screenshot + UI elements
@@ -38,7 +38,7 @@ from embodied.assembly import RunLog, assemble, call_primitive, kit_of
 from embodied.config import SandboxConfig, validate
 from embodied.console import ConsoleLog
 from embodied.sandbox import Sandbox
-from embodied.trace import TraceWriter, write_json_atomic
+from embodied.trace import TraceWriter, redact_file, write_json_atomic
 from embodied.types import EpisodeResult, Observation, UIElement, to_jsonable
 
 
@@ -92,9 +92,11 @@ class GuiSession:
 
     def do(self, instruction: str, *, goal: Sequence[str] = ()) -> EpisodeResult:
         """Run the closed loop for ``instruction`` on the screen as it is now ("": the task text the
-        screen states itself, e.g. a MiniWoB++ utterance). ``success`` is whether every step was
-        achieved (and the GUI ``goal`` conditions, e.g. ``"text_visible(Saved)"``, hold on the final
-        screen when given)."""
+        screen states itself, e.g. a MiniWoB++ utterance). ``claimed_success`` is what the agent's
+        own checks concluded (every step and the final check of the whole instruction passed);
+        ``success`` is ground truth: the GUI ``goal`` conditions (e.g. ``"text_visible(Saved)"``) on
+        the final screen when given, else the world's own criterion (a MiniWoB++ reward, a file the
+        app writes), else None: a user's screen has no ground truth."""
         self._open()
         instruction = instruction.strip() or self.env.observe("task").task
         self._runs += 1
@@ -108,12 +110,15 @@ class GuiSession:
             log.event("episode_start", instruction=instruction, seed=None, run_dir=str(trace.run_dir) if trace else "")
             run = agent.run(instruction, self.env)
             conditions = [kit.parse_condition(g) for g in goal]
-            success = run.finished and not run.failure
-            details: dict[str, Any] = {}
-            if success and conditions:
-                success, details = self.env.success(conditions)
+            # Ground truth: the goal given here or the world's own criterion (a MiniWoB reward, a
+            # file an app writes); None when there is neither. Never the agent's own claim.
+            success, details = self.env.success(conditions)
+            details = dict(details or {})
+            truth = "none" if success is None else ("goal" if conditions and details.get("source") == "screen"
+                                                     else str(details.get("source") or "goal"))
             result = EpisodeResult(
-                success=bool(success), instruction=run.plan.instruction if run.plan else instruction,
+                success=None if success is None else bool(success), claimed_success=run.claimed_success,
+                truth=truth, instruction=run.plan.instruction if run.plan else instruction,
                 wall_time_s=round(time.perf_counter() - t0, 3), sim_steps=self._actions() - actions_before,
                 primitive_calls=sum(len(a.execution.calls) for a in run.attempts), subgoals=len(run.outcomes),
                 repairs=run.repairs, replans=run.replans, policies_written=run.policies_written,
@@ -123,11 +128,13 @@ class GuiSession:
             log.event("result", result=result, goal_source="session", goal_details=details, stats={})
             if trace is not None:
                 write_json_atomic(trace.run_dir / "summary.json",
-                                  log.redact(to_jsonable({**to_jsonable(result), "goal_details": details})))
+                                  log.redact(to_jsonable({**to_jsonable(result), "goal_details": details,
+                                                          "final_check": run.final})))
             return result
         finally:
             if trace is not None:
                 trace.close()
+                redact_file(trace.run_dir / "trace.jsonl", log.redact)
 
     # ------------------------------------------------------------------ direct actions
 
@@ -261,6 +268,9 @@ def connect(backend: str = "desktop", *, app: str | None = None, secrets: Mappin
                       file="<embodied.gui.connect>").env
     env_cls = backends.registry("env").get("gui")
     env = env_cls(config, confirm=confirm)
+    warm = getattr(getattr(env, "skills", None), "warm", None)
+    if semantic and warm is not None:
+        warm()  # load the sentence-embedding model while the app starts, not at the first fuzzy query
     if model is not None and not _is_model(model):
         from embodied.models import build_model  # model code is loaded only when a model is named
 

@@ -28,7 +28,16 @@ from urllib.parse import quote
 from PIL import Image, UnidentifiedImageError
 
 from embodied.errors import EmbodiedError
-from embodied.results import DONE, CellStats, EpisodeRow, aggregate, read_rows, row_from_summary, wilson_interval
+from embodied.results import (
+    DONE,
+    CellStats,
+    EpisodeRow,
+    aggregate,
+    read_rows,
+    row_confusion,
+    row_from_summary,
+    wilson_interval,
+)
 from embodied.trace import read_trace
 
 THUMB_WIDTH = 320  # pixels: checkpoint images in timelines
@@ -411,6 +420,7 @@ class TimelineRenderer:
         r = ev.get("result") or {}
         ok = bool(r.get("success"))
         why = f" — {_e(r.get('failure'))}" if r.get("failure") else ""
+        why += f' <span class="small">({_e(_claim_text(r))})</span>'
         details = ev.get("goal_details")
         extra = f'<div class="small">goal ({_e(ev.get("goal_source", ""))}): {_e(_short(details, 400))}</div>' \
             if details else ""
@@ -420,7 +430,7 @@ class TimelineRenderer:
             seen = f", twin vs cameras after: {gap * 100:.1f} cm" if isinstance(gap, int | float) else ""
             extra += (f'<div class="small">rehearsal {i} ({_e(rec.get("mode"))}): twin {twin}, '
                       f'{"sent to the arm" if rec.get("sent") else "not sent"}{seen}</div>')
-        return (f'<div class="ev {"good" if ok else "bad"}">{self._t(ev)} <b>{"SUCCESS" if ok else "FAILURE"}</b>'
+        return (f'<div class="ev {"good" if ok else "bad"}">{self._t(ev)} <b>{_verdict_word(r)}</b>'
                 f'{why}{extra}</div>')
 
 
@@ -453,6 +463,32 @@ details.episode > summary { cursor: pointer; font-weight: 600 } table.calls code
 """
 
 
+def _verdict_word(summary: dict[str, Any]) -> str:
+    """Ground truth first; an episode without ground truth is never shown as a success."""
+    success = summary.get("success")
+    if success is None:
+        return "NO GROUND TRUTH"
+    if success:
+        return "SUCCESS"
+    return "FALSE SUCCESS" if summary.get("claimed_success") else "FAILURE"
+
+
+def _claim_text(summary: dict[str, Any]) -> str:
+    claimed = "the agent claimed success" if summary.get("claimed_success") else "the agent claimed failure"
+    return f"{claimed}; ground truth: {summary.get('truth') or 'none'}"
+
+
+def _confusion_table(rows: Sequence[EpisodeRow]) -> str:
+    c = row_confusion(rows)
+    return (f"<table><tr><th></th><th>true success</th><th>true failure</th></tr>"
+            f"<tr><th>claimed success</th><td class=num>{c.true_success}</td>"
+            f"<td class=num><b>{c.false_success}</b> (false success)</td></tr>"
+            f"<tr><th>claimed failure</th><td class=num>{c.false_failure} (false failure)</td>"
+            f"<td class=num>{c.true_failure}</td></tr></table>"
+            f'<p class="small">false-success rate {100 * c.false_success_rate:.1f}% of {c.scored} scored episodes'
+            f"{f'; {c.unverified} without ground truth' if c.unverified else ''}</p>")
+
+
 def _page(title: str, body: str, css: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
             f'<meta name="generator" content="embodied report"><style>{CSS}{css}</style></head>'
@@ -465,10 +501,12 @@ def _stats_table(stats: Sequence[CellStats]) -> str:
         rate = f"{s.successes}/{s.n} ({100 * s.rate:.0f}%)" if s.n else "–"
         ci = f"{100 * s.ci_low:.0f}–{100 * s.ci_high:.0f}%" if s.n else "–"
         rows.append(f"<tr><td>{_e(s.variant)}</td><td>{_e(s.task)}</td><td class=num>{rate}</td><td class=num>{ci}</td>"
-                    f"<td class=num>{s.failed}</td><td class=num>{s.mean_repairs:.2f}</td>"
+                    f"<td class=num>{s.false_successes}</td><td class=num>{s.failed}</td>"
+                    f"<td class=num>{s.mean_repairs:.2f}</td>"
                     f"<td class=num>{s.mean_replans:.2f}</td><td class=num>{s.mean_wall_time_s:.1f}</td>"
                     f"<td class=num>{s.model_calls}</td><td class=num>{s.tokens}</td></tr>")
-    return ("<table><tr><th>variant</th><th>task</th><th>success</th><th>95% CI (Wilson)</th><th>not finished</th>"
+    return ("<table><tr><th>variant</th><th>task</th><th>success</th><th>95% CI (Wilson)</th>"
+            "<th>false success</th><th>not finished</th>"
             "<th>repairs</th><th>replans</th><th>wall s</th><th>model calls</th><th>tokens</th></tr>"
             f"{''.join(rows)}</table>")
 
@@ -480,7 +518,8 @@ def _anchor(row: EpisodeRow) -> str:
 def _episode_table(rows: Sequence[EpisodeRow], shown: set[str]) -> str:
     out = []
     for r in rows:
-        result = ("✓" if r.success else "✗") if r.status == DONE else r.status
+        result = (("✓" if r.success else "✗" if r.success is False else "?")
+                  + (" (claimed ✓)" if r.claimed_success else " (claimed ✗)")) if r.status == DONE else r.status
         anchor = _anchor(r)
         link = f'<a href="#{anchor}">timeline</a>' if anchor in shown else \
             (f'<a href="{quote(r.run_dir)}/trace.jsonl">trace</a>' if r.run_dir else "")
@@ -530,13 +569,14 @@ def write_report(run_dir: Path, *, max_episodes: int = 40, use_pygments: bool = 
         picked = _pick(rows, max_episodes)
         shown = {_anchor(r) for r in picked}
         done = [r for r in rows if r.status == DONE]
-        k = sum(r.success for r in done)
+        k = sum(bool(r.success) for r in done)
         lo, hi = wilson_interval(k, len(done))
         body = [f"<h1>Sweep report: {_e(run_dir.resolve().name)}</h1>",
                 f'<p class="small">{_e(run_dir.resolve())} · generated {stamp} · {len(rows)} episodes, '
                 f"{len(done)} done, {k} successful ({100 * k / max(len(done), 1):.0f}%, 95% CI "
                 f"{100 * lo:.0f}–{100 * hi:.0f}%)</p>",
-                "<h2>Success by variant and task</h2>", _stats_table(stats)]
+                "<h2>Success by variant and task</h2>", _stats_table(stats),
+                "<h2>Claimed vs true success</h2>", _confusion_table(rows)]
         if chart:
             body.append(f'<img class="chart" src="{chart}" alt="success rate chart">')
         else:
@@ -553,7 +593,7 @@ def write_report(run_dir: Path, *, max_episodes: int = 40, use_pygments: bool = 
     elif (run_dir / "trace.jsonl").is_file() or (run_dir / "summary.json").is_file():
         ep = Episode.load(run_dir)
         s = ep.summary or {}
-        verdict = ("SUCCESS" if s.get("success") else "FAILURE") if ep.summary else "unfinished"
+        verdict = f"{_verdict_word(s)} ({_claim_text(s)})" if ep.summary else "unfinished"
         facts = " · ".join(f"{k} {s[k]}" for k in ("repairs", "replans", "subgoals", "primitive_calls",
                                                     "wall_time_s", "model_calls") if k in s)
         config = run_dir / "config.yaml"

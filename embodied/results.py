@@ -1,5 +1,6 @@
-"""Sweep results: one row per episode, stored as JSONL and CSV, and an aggregate table of success
-rates with 95% Wilson confidence intervals per variant x task.
+"""Sweep results: one row per episode, stored as JSONL and CSV, an aggregate table of success
+rates with 95% Wilson confidence intervals per variant x task, and the confusion of the agent's
+claims with ground truth (:func:`confusion`, :func:`format_confusion`: every benchmark prints it).
 
 Rows are derived data: the episode directories (``summary.json`` / ``failure.json``) are the
 source of truth, so the files here can always be rewritten from them.
@@ -30,7 +31,8 @@ class EpisodeRow:
     task: str
     seed: int
     status: str = PENDING
-    success: bool = False
+    success: bool | None = False  # ground truth; None: the world gave none
+    claimed_success: bool = False  # what the agent's own checks concluded
     repairs: int = 0
     replans: int = 0
     model_calls: int = 0
@@ -55,7 +57,9 @@ def row_from_summary(variant: str, task: str, seed: int, summary: dict[str, Any]
         steps = summary.get("sim_steps") or stats.get("sim_steps") or 0
         sim_time = steps / physics_hz if physics_hz else 0.0
     return EpisodeRow(
-        variant=variant, task=task, seed=seed, status=DONE, success=bool(summary.get("success", False)),
+        variant=variant, task=task, seed=seed, status=DONE,
+        success=None if summary.get("success", False) is None else bool(summary.get("success")),
+        claimed_success=bool(summary.get("claimed_success", False)),
         repairs=int(summary.get("repairs", 0)), replans=int(summary.get("replans", 0)),
         model_calls=int(summary.get("model_calls", 0)), prompt_tokens=int(summary.get("prompt_tokens", 0)),
         completion_tokens=int(summary.get("completion_tokens", 0)),
@@ -65,8 +69,8 @@ def row_from_summary(variant: str, task: str, seed: int, summary: dict[str, Any]
 
 def _unmet_goal(summary: dict[str, Any]) -> str:
     """Why a finished but unsuccessful episode failed, from the ground-truth goal check."""
-    if summary.get("success"):
-        return ""
+    if summary.get("success") or summary.get("success", False) is None:
+        return ""  # succeeded, or no ground truth to fail against
     details = summary.get("goal_details")
     conditions = details.get("conditions") if isinstance(details, dict) else None
     unmet = [c for c in conditions or [] if isinstance(c, dict) and not c.get("ok", True)]
@@ -104,6 +108,63 @@ def read_rows(path: Path) -> list[EpisodeRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class Confusion:
+    """The agent's claim against ground truth over episodes. A *false success* is an episode the
+    agent called a success that the world does not show; episodes without ground truth are
+    counted apart (``unverified``), never as successes."""
+
+    true_success: int = 0
+    false_success: int = 0  # claimed, not true
+    false_failure: int = 0  # true, not claimed
+    true_failure: int = 0
+    unverified: int = 0  # no ground truth
+
+    @property
+    def scored(self) -> int:
+        return self.true_success + self.false_success + self.false_failure + self.true_failure
+
+    @property
+    def false_success_rate(self) -> float:
+        """False successes per scored episode (the share of all episodes where the agent lied)."""
+        return self.false_success / self.scored if self.scored else 0.0
+
+    @property
+    def claim_precision(self) -> float:
+        """Of the claimed successes, the share that were true."""
+        claimed = self.true_success + self.false_success
+        return self.true_success / claimed if claimed else 1.0
+
+
+def confusion(outcomes: Iterable[tuple[bool, bool | None]]) -> Confusion:
+    """Count (claimed_success, success) pairs; success None counts as unverified."""
+    counts = {"ts": 0, "fs": 0, "ff": 0, "tf": 0, "un": 0}
+    for claimed, true in outcomes:
+        key = "un" if true is None else ("ts" if true else "fs") if claimed else ("ff" if true else "tf")
+        counts[key] += 1
+    return Confusion(counts["ts"], counts["fs"], counts["ff"], counts["tf"], counts["un"])
+
+
+def row_confusion(rows: Iterable[EpisodeRow]) -> Confusion:
+    """The confusion of the done episodes among ``rows``."""
+    return confusion((r.claimed_success, r.success) for r in rows if r.status == DONE)
+
+
+def format_confusion(c: Confusion, title: str = "claimed vs true success") -> str:
+    """The confusion table as text, with the false-success rate."""
+    n = c.scored
+    pct = (lambda k: f"{100 * k / n:.1f}%") if n else (lambda k: "-")
+    lines = [f"{title} ({n} scored episode(s){f', {c.unverified} without ground truth' if c.unverified else ''})",
+             f"  {'':<16}{'true success':>14}{'true failure':>14}",
+             f"  {'claimed success':<16}{c.true_success:>14}{c.false_success:>14}",
+             f"  {'claimed failure':<16}{c.false_failure:>14}{c.true_failure:>14}",
+             f"  true success {c.true_success} ({pct(c.true_success)}), false success {c.false_success} "
+             f"({pct(c.false_success)}), false failure {c.false_failure} ({pct(c.false_failure)}), "
+             f"true failure {c.true_failure} ({pct(c.true_failure)})",
+             f"  false-success rate: {100 * c.false_success_rate:.1f}% ({c.false_success} of {n} episodes)"]
+    return "\n".join(lines)
+
+
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion (z=1.96: 95%). Unlike the normal
     approximation it stays inside [0, 1] and is sensible for 0/n and n/n with small n."""
@@ -132,6 +193,8 @@ class CellStats:
     mean_wall_time_s: float
     model_calls: int
     tokens: int
+    false_successes: int = 0  # claimed, not true
+    unverified: int = 0  # done episodes without ground truth (not in n)
 
     @property
     def rate(self) -> float:
@@ -149,24 +212,30 @@ def aggregate(rows: Iterable[EpisodeRow]) -> list[CellStats]:
     out = []
     for variant, task in sorted(groups, key=lambda k: (tasks.index(k[1]), variants.index(k[0]))):
         group = groups[(variant, task)]
-        done = [r for r in group if r.status == DONE]
-        k = sum(r.success for r in done)
+        finished = [r for r in group if r.status == DONE]
+        done = [r for r in finished if r.success is not None]  # scored: ground truth exists
+        k = sum(bool(r.success) for r in done)
         lo, hi = wilson_interval(k, len(done))
-        n = max(len(done), 1)
+        n = max(len(finished), 1)
+        matrix = row_confusion(finished)
         out.append(CellStats(
             variant=variant, task=task, n=len(done), successes=k, ci_low=lo, ci_high=hi,
-            failed=len(group) - len(done), mean_repairs=sum(r.repairs for r in done) / n,
-            mean_replans=sum(r.replans for r in done) / n, mean_wall_time_s=sum(r.wall_time_s for r in done) / n,
-            model_calls=sum(r.model_calls for r in done),
-            tokens=sum(r.prompt_tokens + r.completion_tokens for r in done)))
+            false_successes=matrix.false_success, unverified=matrix.unverified,
+            failed=len(group) - len(finished), mean_repairs=sum(r.repairs for r in finished) / n,
+            mean_replans=sum(r.replans for r in finished) / n,
+            mean_wall_time_s=sum(r.wall_time_s for r in finished) / n,
+            model_calls=sum(r.model_calls for r in finished),
+            tokens=sum(r.prompt_tokens + r.completion_tokens for r in finished)))
     return out
 
 
 def format_table(stats: Sequence[CellStats]) -> str:
     """A plain-text table for the terminal: success rate with its 95% CI per variant x task."""
-    header = ["variant", "task", "success", "95% CI", "done", "not finished", "repairs", "replans", "wall s"]
+    header = ["variant", "task", "success", "95% CI", "false succ", "done", "no truth", "not finished", "repairs",
+              "replans", "wall s"]
     body = [[s.variant, s.task, f"{s.successes}/{s.n} ({100 * s.rate:.0f}%)" if s.n else "-",
-             f"[{100 * s.ci_low:.0f}%, {100 * s.ci_high:.0f}%]" if s.n else "-", str(s.n), str(s.failed),
+             f"[{100 * s.ci_low:.0f}%, {100 * s.ci_high:.0f}%]" if s.n else "-", str(s.false_successes), str(s.n),
+             str(s.unverified), str(s.failed),
              f"{s.mean_repairs:.2f}", f"{s.mean_replans:.2f}", f"{s.mean_wall_time_s:.1f}"] for s in stats]
     widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]

@@ -46,6 +46,7 @@ import json
 import re
 import shutil
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -77,13 +78,16 @@ from embodied.results import (
     PENDING,
     EpisodeRow,
     aggregate,
+    format_confusion,
     format_table,
+    row_confusion,
     row_from_summary,
     write_rows,
 )
 from embodied.trace import write_json_atomic
 
 SWEEP_FILE = "sweep.yaml"
+PROGRESS_LINE_S = 30.0  # seconds between progress lines when the output is not a terminal
 FAILURE_FILE = "failure.json"
 SUMMARY_FILE = "summary.json"
 _SEED_RANGE = re.compile(r"\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*")
@@ -366,15 +370,21 @@ class SweepPlan:
         return self.run_dir / "episodes" / variant / task / f"seed-{seed}"
 
     def jobs(self) -> list[EpisodeJob]:
-        """Every episode, in variant, task, seed order."""
+        """Every episode, interleaved: seed by seed, and within a seed task by task with every
+        variant of it side by side, so a sweep stopped midway (Ctrl-C, a deadline) holds results
+        for every variant on the same tasks and seeds, which can be compared."""
+        tasks = list(dict.fromkeys(c.task for c in self.cells))
+        variants = list(dict.fromkeys(c.variant for c in self.cells))
+        cells = sorted(self.cells, key=lambda c: (tasks.index(c.task), variants.index(c.variant)))
         out = []
-        for cell in self.cells:
-            for seed in self.seeds:
+        for planned_seed in self.seeds:
+            for cell in cells:
                 config = copy.deepcopy(cell.config)
-                if seed is None:
+                if planned_seed is None:
                     seed_value = config.get("env", {}).get("seed")
                     seed = int(seed_value) if isinstance(seed_value, int) else 0
                 else:
+                    seed = planned_seed
                     config["env"]["seed"] = seed
                 run_dir = self.episode_dir(cell.variant, cell.task, seed)
                 copies = episode_cassettes(config, run_dir, Path(cell.config_dir))
@@ -512,10 +522,20 @@ class _Progress:
     """Tracks every episode's row, keeps the results files current and draws the progress bar."""
 
     def __init__(self, plan: SweepPlan, jobs: list[EpisodeJob], rows: dict[str, EpisodeRow], show: bool,
-                 stream: TextIO) -> None:
+                 stream: TextIO, line_interval_s: float | None = None) -> None:
         from tqdm import tqdm
 
         self.plan, self.rows = plan, rows
+        self.stream = stream
+        self._t0 = time.monotonic()
+        # Not a terminal (a log, CI): no bar is drawn, so a plain progress line is printed at
+        # intervals instead of minutes of silence (``line_interval_s``; None: only on a non-tty).
+        interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self.line_interval_s = line_interval_s if line_interval_s is not None else (
+            None if interactive and show else PROGRESS_LINE_S)
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._lock = threading.Lock()
         self.physics = {c.variant + "/" + c.task: (c.config.get("env") or {}).get("physics_hz") for c in plan.cells}
         self.running: dict[str, EpisodeJob] = {}
         self.outputs: list[JobOutput] = []
@@ -524,10 +544,29 @@ class _Progress:
         self.bar = tqdm(total=len(rows), initial=done, unit="ep", desc="sweep", file=stream,
                         disable=None if show else True, dynamic_ncols=True, smoothing=0.1)
         self._postfix()
+        if self.line_interval_s:
+            self._ticker = threading.Thread(target=self._tick, name="sweep-progress", daemon=True)
+            self._ticker.start()
+
+    def line(self) -> str:
+        """One progress line: counts, success so far (true and claimed), elapsed time."""
+        rows = list(self.rows.values())
+        done = [r for r in rows if r.status == DONE]
+        matrix = row_confusion(done)
+        failed = sum(r.status in (FAILED, INTERRUPTED) for r in rows)
+        elapsed = time.monotonic() - self._t0
+        return (f"sweep progress: {len(done)}/{len(rows)} done, {len(self.running)} running, {failed} did not "
+                f"finish; success {matrix.true_success + matrix.false_failure}/{matrix.scored}, false success "
+                f"{matrix.false_success}; {elapsed:.0f} s elapsed")
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.line_interval_s):
+            with self._lock:
+                print(self.line(), file=self.stream, flush=True)
 
     def _postfix(self) -> None:
         done = [r for r in self.rows.values() if r.status == DONE]
-        ok = sum(r.success for r in done)
+        ok = sum(bool(r.success) for r in done)
         failed = sum(r.status == FAILED for r in self.rows.values())
         rate = f"{100 * ok / len(done):.0f}%" if done else "-"
         self.bar.set_postfix_str(f"done {len(done)} · failed {failed} · running {len(self.running)} · "
@@ -577,6 +616,10 @@ class _Progress:
         self.write()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            print(self.line(), file=self.stream, flush=True)
         self.bar.close()
 
 
@@ -635,6 +678,7 @@ def run_sweep(plan: SweepPlan, executor: EpisodeExecutor, *, worker: Worker = ru
     outcome = SweepOutcome(plan.run_dir, list(rows.values()), interrupted, tracker.outputs,
                            round(time.perf_counter() - t0, 3))
     print(format_table(aggregate(outcome.rows)), file=out)
+    print("\n" + format_confusion(row_confusion(outcome.rows)), file=out)
     done, total = outcome.count(DONE), len(outcome.rows)
     failed = outcome.count(FAILED) + outcome.count(INTERRUPTED)
     print(f"\n{done}/{total} episodes done, {failed} did not finish, {total - done - failed} not started; "

@@ -87,6 +87,22 @@ class TraceWriter:
         self.close()
 
 
+def redact_file(path: Path, redact: Any) -> None:
+    """Rewrite a finished trace through ``redact`` (atomically): a secret learned late in an
+    episode (a value typed into a password field) is masked in the records made before it too."""
+    if not path.is_file():
+        return
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            lines.append(json.dumps(redact(json.loads(line)), default=repr))
+        except json.JSONDecodeError:
+            break  # a torn last line (a crash): dropped, as read_trace would
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def read_trace(path: Path) -> list[dict[str, Any]]:
     """Read a trace, tolerating a torn last line left by a crash."""
     events = []

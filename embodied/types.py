@@ -284,7 +284,11 @@ class SubgoalOutcome:
 
 @dataclass
 class EpisodeResult:
-    success: bool
+    """``success`` is ground truth (the world's predicates, a benchmark's reward, a file an app
+    wrote, a device's state) or None where the world has none; ``claimed_success`` is what the
+    agent's own checks concluded. They are kept apart: a claim is never copied into ``success``."""
+
+    success: bool | None
     instruction: str
     wall_time_s: float
     sim_steps: int
@@ -300,6 +304,8 @@ class EpisodeResult:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     failure: str = ""
     goal: list[str] = field(default_factory=list)
+    claimed_success: bool = False
+    truth: str = ""  # where ``success`` came from ("config goal", "miniwob", "file", ...) or why it is None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -94,7 +94,8 @@ class TraceEvidence(Evidence):
 class GeometricEvidence(Evidence):
     """What the geometric monitor writes: the failed ``condition`` and why, the boxes of the objects
     it names (``position``/``size`` in metres, ``shape``, ``grasped``), the name of the object the
-    gripper holds, every condition's result, and the call the failure was localised to."""
+    gripper holds, every condition's result, which tracked object each name was judged on, and the
+    call the failure was localised to."""
 
     condition: str = ""
     explanation: str = ""
@@ -102,6 +103,7 @@ class GeometricEvidence(Evidence):
     holding: str | None = None
     conditions: list[dict[str, Any]] = field(default_factory=list)
     obstructions: list[str] = field(default_factory=list)  # what occupies the target of a failed on/inside
+    objects: dict[str, str | None] = field(default_factory=dict)  # each name in the subgoal -> the object judged
     call: dict[str, Any] | None = None
 
 
@@ -243,15 +245,21 @@ class GeometricMonitor:
                 results.append({"condition": str(cond), "holds": None, "why": "no start pose: not checked"})
                 continue
             holds, why = evaluate(cond, self._view(cond, observation, boxes, resolve), resolve, self.tolerances,
-                                  start or None)
+                                  start or None, world=boxes)
             results.append({"condition": str(cond), "holds": holds, "why": why})
             if not holds and first_failure is None:
                 first_failure = (cond, why)
+        # Which tracked object each description of the subgoal names (identities survive a move
+        # and a relabel; see perception.tracking), so the evidence says which object was judged.
+        meant = {a: resolve(a) for c in subgoal.conditions for a in c.args if a.strip().lower() not in TABLE_WORDS}
         if first_failure is None:
             checked = [r for r in results if r["holds"] is not None]
             why = "; ".join(r["why"] for r in checked) or "no condition could be checked"
+            named = ", ".join(f"{a!r} = {k}" for a, k in meant.items() if k and k != a)
+            if named:
+                why = f"{why} (judged on {named})"
             return Verdict(True, self.name, why=_one_line(why, 2 * MAX_WHY),
-                           evidence=GeometricEvidence(conditions=results))
+                           evidence=GeometricEvidence(conditions=results, objects=meant))
         cond, explanation = first_failure
         held = held_name(observation, list(boxes))
         key_of = self._keys(boxes, cond)
@@ -272,7 +280,7 @@ class GeometricMonitor:
                        primitive=call.name if call else None,
                        evidence=GeometricEvidence(condition=str(cond), explanation=explanation, boxes=involved,
                                                   holding=held, conditions=results, obstructions=obstructions,
-                                                  call=_call_evidence(call) if call else None))
+                                                  objects=meant, call=_call_evidence(call) if call else None))
 
     def _view(self, cond: Condition, observation: Observation, boxes: dict[str, Box],
               resolve: Callable[[str], str | None]) -> dict[str, Box]:

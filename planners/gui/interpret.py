@@ -9,10 +9,13 @@ expand here: "log in as U with password P" is type, type, tap; "search for X" is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 from embodied.types import Subgoal, UIElement
+from perception.screen import nearest_label
+from perception.ui_query import text_score
 from planners.errors import PlanningError
 from planners.gui import lexicon as lx
 from planners.gui import subgoals as sg
@@ -21,6 +24,12 @@ from planners.gui.ground import BOX_ROLES, FIELD_ROLES, Grounded, Grounder
 from planners.gui.similarity import WordSimilarity
 
 _BOX_QUERY_ROLE = {"checkbox": "checkbox", "switch": "switch", "radio": "radio button"}
+#: A value that names something to read off the screen rather than text to type.
+_REFERENCE = re.compile(r"(?:the\s+)?(?:value|text|number|content|contents|entry|answer|amount|word|words)\s+"
+                        r"(?:of|for|in|next to|beside)\s+(?:the\s+)?(.+)", re.I)
+#: A value that points at text shown somewhere ("the text below") without naming a label.
+_POINTER = re.compile(r"(?:the\s+)?(?:value|text|number|content|contents|entry|answer|amount|word|words)\s+"
+                      r"(?:below|above|shown|displayed|given|here|on (?:the )?screen)(?:\s.*)?", re.I)
 _OPTION_ROLES = ("checkbox", "radio", "switch", "option", "menuitem")
 
 
@@ -245,6 +254,28 @@ class Interpreter:
                 return s
         return None
 
+    def _referenced(self, value: str) -> str:
+        """``value`` itself, or, when it refers to something on screen ("the value of Language",
+        "the number next to Total"), the text shown beside that label. A reference that cannot be
+        read is a planning error: typing its words would only look like doing the task."""
+        if _POINTER.fullmatch(value.strip()):
+            raise PlanningError(f"{value!r} points at text on screen without saying which: typing these words "
+                                f"would not do the task")
+        m = _REFERENCE.fullmatch(value.strip())
+        if m is None:
+            return value
+        label = m.group(1).strip(" .:'\"")
+        texts = [e for e in self.elements if e.text and not e.editable]
+        named = [e for e in texts if text_score(label, e.text) >= 0.9]
+        for key in named:
+            h = max(1, key.bounds[3] - key.bounds[1])
+            beside = nearest_label(key.bounds, [e for e in texts if e is not key], "right", 20 * h) or \
+                nearest_label(key.bounds, [e for e in texts if e is not key], "below", 2 * h)
+            if beside is not None:
+                self.notes.append(f"{value!r} reads {beside.text!r} beside {key.text!r}")
+                return beside.text
+        raise PlanningError(f"{value!r} refers to a value on screen, but no text beside a {label!r} label was found")
+
     def _type(self, intent: Intent) -> None:
         if intent.pairs:
             plural = intent.into is not None and intent.into.plural and len(intent.pairs) == 1
@@ -254,7 +285,7 @@ class Interpreter:
                     fields = self._field(intent.into)
                 self._type_into(cased(value, intent.case), fields)
             return
-        value = cased(intent.value or "", intent.case)
+        value = cased(self._referenced(intent.value or ""), intent.case)
         self._type_into(value, self._field(intent.into))
 
     def _choose(self, intent: Intent) -> None:

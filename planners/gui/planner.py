@@ -23,7 +23,7 @@ from typing import Any
 
 from embodied.types import FailureCategory, Observation, Plan, Subgoal, SubgoalOutcome, UIElement
 from perception.screen_predicates import evaluate
-from perception.ui_query import ElementMatcher, Embedder, MiniLmEmbedder
+from perception.ui_query import ElementMatcher, Embedder, MiniLmEmbedder, fragment_of
 from planners.gui import lexicon as lx
 from planners.gui import subgoals as sg
 from planners.gui.grammar import Grammar, Target
@@ -32,6 +32,8 @@ from planners.gui.history import ActionHistory, Loop
 from planners.gui.interpret import Interpreter
 from planners.gui.similarity import WordSimilarity
 
+#: Predicates of states a step leaves behind (the plan's goal); the others describe a moment.
+LASTING = ("field_value", "checked")
 #: Subgoals whose conditions may already hold before they run (then they are skipped).
 SKIPPABLE = (sg.CHECK, sg.UNCHECK, sg.TYPE, sg.SELECT_OPTION)
 
@@ -57,6 +59,7 @@ class GuiRulePlanner:
         self._semantic = semantic
         self._previous: Observation | None = None
         self._inserted: dict[tuple[str, ...], int] = {}
+        self._instruction = ""
 
     @property
     def loops(self) -> list[Loop]:
@@ -69,11 +72,12 @@ class GuiRulePlanner:
         return self._embedder
 
     def grounder(self, semantic: bool = False) -> Grounder:
-        return Grounder(ElementMatcher(self.embedder() if semantic else None))
+        return Grounder(ElementMatcher(self.embedder() if semantic else None), avoid=self._instruction)
 
     # ------------------------------------------------------------------ decompose
 
     def decompose(self, instruction: str, observation: Observation) -> Plan:
+        self._instruction = instruction
         self.history.reset()
         self._inserted = {}
         self._previous = observation
@@ -87,7 +91,10 @@ class GuiRulePlanner:
             notes.append("already true: " + "; ".join(s.description for s in dropped))
         if not subgoals:
             notes.append("nothing to do")
-        return Plan(instruction, subgoals, 0, "; ".join(notes))
+        # The goal: the lasting states the steps set (a field's value, a box's state). What a tap
+        # does is not known in advance; the final check holds those steps to having been achieved.
+        goal = [c for s in subgoals for c in s.conditions if c.predicate in LASTING]
+        return Plan(instruction, subgoals, 0, "; ".join(notes), goal)
 
     # ------------------------------------------------------------------ revise (D-PoT)
 
@@ -260,7 +267,8 @@ class GuiRulePlanner:
         target = Target(label, label=label, quoted=True)
         for semantic in (False, True):
             g = self.grounder(semantic).ground(target, observation.elements, subject[1])
-            if g.found and g.query != head.args.get("target"):
+            if g.found and g.query != head.args.get("target") and \
+                    not fragment_of(g.element.text or g.element.description, label):
                 shown = g.element.text or g.element.description or label
                 new = Target(shown, label=shown, quoted=True)
                 args = {**head.args, "target": new.query(), "label": shown}

@@ -21,7 +21,7 @@ from typing import Any
 
 from embodied.primitives import PrimitiveSet
 from embodied.types import Execution, FailureCategory, Observation, Policy, Subgoal, Verdict
-from perception.ui_query import ElementMatcher, Embedder, MiniLmEmbedder, parse_query, text_score
+from perception.ui_query import ElementMatcher, Embedder, MiniLmEmbedder, fragment_of, parse_query, text_score
 from planners.gui import subgoals as sg
 from planners.gui.grammar import Target
 from planners.gui.ground import Grounder
@@ -39,10 +39,12 @@ class _Named:
 
 class GuiRepairer:
     """Repairer backend "gui_rule". ``model`` is accepted and unused. ``closest_min`` is the text
-    similarity above which the closest visible text may stand in for a missing label."""
+    similarity above which the closest visible text may stand in for a missing label (0.7: a slip
+    of a letter or two, or the label inside a longer text; never a fragment of the label, which
+    would be another element: "Jinny" is not "Jinny>Lynett")."""
 
     def __init__(self, model: Any = None, *, writer: GuiTemplateWriter | None = None,
-                 embedder: Embedder | None = None, semantic: bool = True, closest_min: float = 0.6) -> None:
+                 embedder: Embedder | None = None, semantic: bool = True, closest_min: float = 0.7) -> None:
         self.model = model
         self.writer = writer or GuiTemplateWriter()
         self.closest_min = closest_min
@@ -112,12 +114,13 @@ class GuiRepairer:
         for semantic in (False, True):
             grounder = Grounder(ElementMatcher(self.embedder() if semantic else None))
             g = grounder.ground(target, observation.elements)
-            if g.found and g.query != current:
+            if g.found and g.query != current and not fragment_of(g.element.text or g.element.description, label):
                 shown = g.element.text or g.element.description or label
                 return GuiPolicyOptions(target=Target(shown, label=shown, quoted=True).query(),
                                         header=[f"{label!r} is shown as {shown!r}"])
         closest = ElementMatcher().closest_texts(label, observation.elements, 1)
-        if closest and text_score(label, closest[0]) >= self.closest_min and closest[0] != label:
+        if closest and text_score(label, closest[0]) >= self.closest_min and closest[0] != label \
+                and not fragment_of(closest[0], label):
             return GuiPolicyOptions(target=Target(closest[0], label=closest[0], quoted=True).query(),
                                     header=[f"closest visible text to {label!r}: {closest[0]!r}"])
         return None

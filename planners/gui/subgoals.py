@@ -82,7 +82,7 @@ def type_text(text: str, into: str, description: str, *, label: str = "", secret
     checkable = into and not secret and not password and not keys
     conditions = [Condition("field_value", (into, text))] if checkable else []
     return _subgoal(description, TYPE, conditions, text=None if secret else text, into=into, label=label,
-                    secret=secret, segments=keys)
+                    secret=secret, segments=keys, password=password or None)
 
 
 def check(target: str, on: bool, description: str, *, label: str = "") -> Subgoal:

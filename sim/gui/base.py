@@ -103,10 +103,11 @@ class GuiEnv(abc.ABC):
         """Screenshot plus UI elements; password values and known secrets are masked."""
         self.start()
         t0 = time.perf_counter()
-        image = self._run("screenshot", self._screenshot_impl)
+        image = self._run("screenshot", self._screenshot_impl) if self._wants_image() else None
         elements = self._run("elements", self._elements_impl, image)
         context = self.secrets.redact(self._run("context", self._context_impl))
-        obs = Observation(elements=mask_elements(elements, self.secrets), images={"screen": image}, task=context)
+        obs = Observation(elements=mask_elements(elements, self.secrets),
+                          images={"screen": image} if image is not None else {}, task=context)
         self._last = obs
         self._counters["observations"] += 1
         self._counters["observe_s"] += time.perf_counter() - t0
@@ -285,7 +286,12 @@ class GuiEnv(abc.ABC):
 
     @abc.abstractmethod
     def _elements_impl(self, image: np.ndarray) -> list[UIElement]:
-        """UI elements on screen, bounds in screenshot pixels; ``image`` is the current screenshot."""
+        """UI elements on screen, bounds in screenshot pixels; ``image`` is the current screenshot
+        (None when :meth:`_wants_image` says the backend reads its elements without one)."""
+
+    def _wants_image(self) -> bool:
+        """Whether observations carry a screenshot (backends that read elements from pixels must)."""
+        return True
 
     def _context_impl(self) -> str:
         """Short text about the screen for ``Observation.task`` (page title, task instruction)."""

@@ -56,7 +56,17 @@ class BrowserOptions(StrictModel):
     page_load_timeout_s: float = Field(default=30.0, gt=0)
     max_elements: int = Field(default=400, ge=1, le=5000)
     root: str | None = Field(default=None, description="CSS selector: report only elements inside it")
+    exclude: str | None = Field(default=None, description="CSS selector of regions never reported (a task's "
+                                                          "own instruction, a score panel)")
     settle_s: float = Field(default=0.0, ge=0, le=5, description="wait after each input before observing")
+    quiet_ms: float = Field(default=30.0, ge=0, le=2000,
+                            description="observe once the page has had no DOM change, input or animation this long")
+    max_settle_ms: float = Field(default=1500.0, ge=0, le=10000,
+                                 description="observe anyway after waiting this long for the page to settle")
+    reduce_motion: bool = Field(default=False, description="switch page animations off (jQuery effects, CSS "
+                                                           "transitions), as UI tests do: the page settles at once")
+    screenshot: bool = Field(default=True, description="capture a screenshot with every observation; false: the "
+                                                       "DOM alone is the screen (faster; no images in traces)")
 
 
 def _find(explicit: str | None, names: tuple[str, ...], what: str, package: str) -> str:
@@ -85,6 +95,8 @@ class BrowserEnv(GuiEnv):
         self._profile: tempfile.TemporaryDirectory[str] | None = None
         self._dpr = self.options.device_scale
         self._dragging = False
+        self._first_launched = ""
+        self.settle_waits_ms: list[float] = []  # how long each observation waited for the page to settle
         try:
             from selenium.common import exceptions as sel_exc
         except ImportError:
@@ -118,6 +130,7 @@ class BrowserEnv(GuiEnv):
             self._profile.cleanup()
             raise BackendUnavailable(f"Chromium did not start ({binary}, {driver_path}): {exc}") from exc
         self.driver.set_page_load_timeout(o.page_load_timeout_s)
+        self.driver.set_script_timeout(max(5.0, 2 * o.max_settle_ms / 1000))
         self._emulate()
         if o.url:
             self.driver.get(o.url)
@@ -150,6 +163,7 @@ class BrowserEnv(GuiEnv):
         return self.driver.execute_cdp_cmd(cmd, params)
 
     def _screenshot_impl(self) -> np.ndarray:
+        self._settle()  # the picture of a settled page, consistent with the elements read after it
         data = self._cdp("Page.captureScreenshot", format="png")["data"]
         img = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -158,10 +172,27 @@ class BrowserEnv(GuiEnv):
         scale = self.options.device_scale
         return round(self.options.width * scale), round(self.options.height * scale)
 
-    def _elements_impl(self, image: np.ndarray) -> list[UIElement]:
-        rows, dpr = self.driver.execute_script(_DOM_JS, self.options.max_elements, self.options.root)
-        self._dpr = float(dpr)
+    def _wants_image(self) -> bool:
+        return self.options.screenshot
+
+    def _elements_impl(self, image: np.ndarray | None) -> list[UIElement]:
+        """The DOM's elements once the page has settled (no DOM mutation, input event or running
+        animation for ``quiet_ms``), so positions are not read mid-animation; one asynchronous
+        script call, whose wait costs only the time the page was still changing."""
+        rows = self._settle(self.options.max_elements)
         return sorted((self._element(row) for row in rows), key=reading_order)
+
+    def _settle(self, max_elements: int = 0) -> list[list[Any]]:
+        """Wait until the page is quiet, then read up to ``max_elements`` elements (0: just wait)."""
+        o = self.options
+        rows, dpr, settled, waited_ms = self.driver.execute_async_script(_DOM_JS, max_elements, o.root, o.exclude,
+                                                                         o.quiet_ms, o.max_settle_ms,
+                                                                         o.reduce_motion)
+        self._dpr = float(dpr)
+        self.settle_waits_ms.append(float(waited_ms))
+        if not settled:
+            log.info("the page did not settle within %.0f ms; reading it as it is", o.max_settle_ms)
+        return rows
 
     def _element(self, row: list[Any]) -> UIElement:
         eid, role, text, left, top, right, bottom, clickable, editable, checked, selected, description = row
@@ -264,11 +295,15 @@ class BrowserEnv(GuiEnv):
 
     def _launch_impl(self, app: str) -> None:
         self.driver.get(app)
+        self._first_launched = self._first_launched or app
 
     def _home_impl(self) -> None:
-        if not self.options.url:
-            raise GuiActionError("the browser has no start page (options.url) to go home to")
-        self.driver.get(self.options.url)
+        """The start page: ``options.url``, else the first page launched (``app=`` of a config or
+        a session)."""
+        home = self.options.url or self._first_launched
+        if not home:
+            raise GuiActionError("the browser has no start page (options.url) and launched no page to go home to")
+        self.driver.get(home)
 
     def _translate(self, what: str, exc: BaseException) -> Exception:
         from selenium.common import exceptions as sel_exc

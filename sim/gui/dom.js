@@ -1,8 +1,9 @@
-// Visible UI elements of the page (or of the element matching rootSelector), in one call. Returns [elements, devicePixelRatio].
+// Visible UI elements of the page (or of the element matching rootSelector), in one asynchronous call once the page
+// has settled. Returns [elements, devicePixelRatio, settled, waitedMs].
 // Each element: [id, role, text, left, top, right, bottom, clickable, editable, checked, selected, description]
 // in CSS pixels of the viewport. Ids ("e12") are stable for the life of the page: a WeakMap
 // remembers the number given to each DOM node the first time it was seen.
-return (function (maxElements, rootSelector) {
+const read = function (maxElements, rootSelector, excludeSelector) {
   const st = window.__embodied || (window.__embodied = { next: 0, ids: new WeakMap() });
   const idOf = (node) => {
     let v = st.ids.get(node);
@@ -17,11 +18,20 @@ return (function (maxElements, rootSelector) {
   const clean = (s) => (s || "").replace(/\s+/g, " ").trim().slice(0, 300);
   const onScreen = (r) => r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 && r.left < W && r.top < H;
   const visible = (el) => !el.checkVisibility || el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
-  const unoccluded = (el, r) => {
-    const x = Math.min(Math.max(r.left + r.width / 2, 0), W - 1), y = Math.min(Math.max(r.top + r.height / 2, 0), H - 1);
-    const hit = document.elementFromPoint(x, y);
+  const shows = (el, x, y) => {
+    const hit = document.elementFromPoint(Math.min(Math.max(x, 0), W - 1), Math.min(Math.max(y, 0), H - 1));
     return !hit || hit === el || el.contains(hit) || hit.contains(el) ||
       (hit.tagName === "LABEL" && hit.control === el) || (el.labels && [...el.labels].some((l) => l.contains(hit)));
+  };
+  const unoccluded = (el, r) => shows(el, r.left + r.width / 2, r.top + r.height / 2);
+  // A control partly covered by another: the visible ninth of it (so a tap at its centre lands on it), or null.
+  const visiblePart = (el, r) => {
+    const w = r.width / 3, h = r.height / 3;
+    for (const [i, j] of [[0, 0], [2, 0], [0, 2], [2, 2], [1, 0], [0, 1], [2, 1], [1, 2]]) {
+      const left = r.left + i * w, top = r.top + j * h;
+      if (shows(el, left + w / 2, top + h / 2)) return { left, top, right: left + w, bottom: top + h };
+    }
+    return null;
   };
   const labelOf = (el) => {
     if (el.labels && el.labels.length) return clean([...el.labels].map((l) => l.innerText).join(" "));
@@ -52,12 +62,19 @@ return (function (maxElements, rootSelector) {
     return "button";  // something clickable without a more specific role
   };
   const root = (rootSelector && document.querySelector(rootSelector)) || document.body || document.documentElement;
+  // Regions that are never targets (a task's own instruction, a score panel): nothing inside them is listed.
+  const excluded = excludeSelector ? [...document.querySelectorAll(excludeSelector)] : [];
+  const outside = (el) => !excluded.some((x) => x.contains(el));
   const out = [];
   const taken = new Set();
   for (const el of root.querySelectorAll(INTERACTIVE)) {
     if (out.length >= maxElements) break;
-    const r = el.getBoundingClientRect();
-    if (!onScreen(r) || !visible(el) || !unoccluded(el, r)) continue;
+    let r = el.getBoundingClientRect();
+    if (!onScreen(r) || !visible(el) || !outside(el)) continue;
+    if (!unoccluded(el, r)) {
+      r = visiblePart(el, r);
+      if (!r) continue;
+    }
     const role = roleOf(el);
     const editable = ["textbox", "password", "search", "textarea"].includes(role) && !el.disabled && !el.readOnly;
     let text;
@@ -86,7 +103,7 @@ return (function (maxElements, rootSelector) {
     const text = clean(node.nodeValue);
     const parent = node.parentElement;
     if (!text || !parent || ["SCRIPT", "STYLE", "NOSCRIPT", "OPTION", "TITLE"].includes(parent.tagName)) continue;
-    if (inTaken(parent) || !visible(parent)) continue;
+    if (inTaken(parent) || !visible(parent) || !outside(parent)) continue;
     range.selectNodeContents(node);
     const r = range.getBoundingClientRect();
     if (!onScreen(r) || !unoccluded(parent, r)) continue;
@@ -95,4 +112,43 @@ return (function (maxElements, rootSelector) {
     out.push([idOf(node), role, text, r.left, r.top, r.right, r.bottom, clickable, false, null, null, ""]);
   }
   return [out, window.devicePixelRatio || 1];
-})(arguments[0], arguments[1]);
+};
+// Settling: wait (asynchronously: the page keeps running) until nothing changed for quietMs: no DOM
+// mutation, no input event, no running animation or transition; then read once. At most maxWaitMs.
+const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, reduceMotion, done] = arguments;
+if (reduceMotion) {
+  // As UI tests do on phones (animation scale 0): effects finish at once, so the page settles at once.
+  if (window.jQuery && window.jQuery.fx) window.jQuery.fx.off = true;
+  if (!document.getElementById("__embodied_still")) {
+    const style = document.createElement("style");
+    style.id = "__embodied_still";
+    style.textContent = "*, *::before, *::after { transition-duration: 0s !important; animation-duration: 0s !important; " +
+      "transition-delay: 0s !important; animation-delay: 0s !important; scroll-behavior: auto !important; }";
+    (document.head || document.documentElement).appendChild(style);
+  }
+}
+// Kept apart from the element ids (which a new MiniWoB episode resets): one watcher per page.
+const st = window.__embodiedSettle || (window.__embodiedSettle = {});
+if (!st.watch) {
+  st.lastChange = 0;
+  const touch = () => { st.lastChange = performance.now(); };
+  st.watch = new MutationObserver(touch);
+  st.watch.observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
+  for (const kind of ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "keydown", "keyup", "input", "touchend"]) {
+    window.addEventListener(kind, touch, true);
+  }
+}
+const t0 = performance.now();
+const animating = () => document.getAnimations && document.getAnimations().some((a) => a.playState === "running" &&
+  a.effect && a.effect.getTiming && a.effect.getTiming().iterations !== Infinity);
+const attempt = () => {
+  const now = performance.now();
+  const quiet = now - st.lastChange >= quietMs && !animating();
+  if (quiet || now - t0 >= maxWaitMs) {
+    const [rows, dpr] = read(maxElements, rootSelector, excludeSelector);
+    done([rows, dpr, quiet, Math.round(now - t0)]);
+  } else {
+    setTimeout(attempt, Math.max(4, Math.min(quietMs - (now - st.lastChange), 20)));
+  }
+};
+attempt();

@@ -22,7 +22,6 @@ from perception.screen_predicates import evaluate
 from perception.ui_query import MiniLmEmbedder
 from sim.gui.base import GuiEnv
 from sim.gui.config import GuiConfig
-from sim.gui.errors import GuiError
 from sim.gui.miniwob import MiniWobEnv
 from sim.gui.safety import Confirm, SafetyGuard
 from sim.gui.secrets import SecretBook
@@ -97,8 +96,9 @@ class GuiAgentEnv:
             self._primitives = self.guard.primitive_set()
         return self._primitives
 
-    def success(self, goal: Sequence[Condition]) -> tuple[bool, dict[str, Any]]:
-        """Ground truth for scoring (see :mod:`sim.gui.config` for the order of checks)."""
+    def success(self, goal: Sequence[Condition]) -> tuple[bool | None, dict[str, Any]]:
+        """Ground truth for scoring (see :mod:`sim.gui.config` for the order of checks); None when
+        the world has no criterion."""
         if isinstance(self.gui, MiniWobEnv):
             status = self.gui.status()
             return status.success, {"source": "miniwob", "done": status.done, "reward": status.reward,
@@ -113,7 +113,9 @@ class GuiAgentEnv:
         conditions = [c for c in goal if c.predicate in GUI_PREDICATES]
         conditions += [parse_condition(t) for t in spec.conditions]
         if not conditions:
-            raise GuiError("no success criterion: give env.success (file/check/conditions) or GUI goal conditions")
+            # No criterion of the world's own (a user's phone, an app that writes nothing): there is
+            # no ground truth, and the agent's own checks must not be reported as one.
+            return None, {"source": "none", "why": "no success criterion (env.success or GUI goal conditions)"}
         obs = self.gui.observe()
         results = {str(c): evaluate(c, obs) for c in conditions}
         ok = all(r.holds for r in results.values())

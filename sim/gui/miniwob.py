@@ -5,7 +5,8 @@ page's own ``core`` object, the way the package's gymnasium env does it: ``Math.
 then ``core.startEpisodeReal()`` starts a seeded episode, ``core.getUtterance()`` is the
 instruction, and the globals ``WOB_DONE_GLOBAL`` / ``WOB_RAW_REWARD_GLOBAL`` are the task's own
 verdict. Success of an episode is a raw reward > 0. Elements are read inside the task area
-(``#wrap``) only, so the reward panel beside it never matches an agent's query.
+(``#wrap``) by default, and never inside the task's own instruction (``#query``), the reward panel
+or the start cover (``exclude``): no query can land on the words of the instruction itself.
 
 The task's own timer is lengthened (``episode_time_s``, default 120 s instead of 10 s) because
 an agent that plans between actions is slower than the reflex policies MiniWoB was made for.
@@ -50,6 +51,9 @@ class MiniWobOptions(BrowserOptions):
     width: int = Field(default=500, ge=100, le=4096)
     height: int = Field(default=320, ge=100, le=4096)
     root: str | None = "#wrap"
+    #: The task's instruction (#query), the reward panel and the start cover are never targets: an
+    #: agent that taps the words of its own instruction has done nothing.
+    exclude: str | None = "#query, #reward-display, #sync-task-cover, #click-canvas"
 
     @field_validator("task")
     @classmethod

@@ -14,6 +14,7 @@ A value typed into a GUI may be secret. Three mechanisms keep it out of every re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -86,6 +87,65 @@ class SecretBook:
         if isinstance(value, dict):
             return {k: self.redact(v) for k, v in value.items()}
         return value
+
+
+_SECRET_NOUN = r"(?:password|passcode|passphrase|passwd|pin|pwd)"
+_VALUE = r"(\"[^\"]+\"|“[^”]+”|'[^']+'|[^\s,;]+)"
+#: "password hunter2", "password: 'x y'", "with the password is hunter2", and "hunter2 as the password" /
+#: "hunter2 into the password field": a value stated next to a word for a secret.
+_AFTER = re.compile(rf"\b{_SECRET_NOUN}\b\s*(?:(?:is|=|:|of)\s*)?{_VALUE}", re.I)
+_BEFORE = re.compile(rf"{_VALUE}\s+(?:as|into|in|to|for)\s+(?:the\s+|my\s+|your\s+|a\s+)?{_SECRET_NOUN}\b", re.I)
+#: Words that follow or precede "password" in ordinary sentences and are not values.
+_NOT_VALUES = frozenset({"field", "box", "input", "textbox", "entry", "area", "into", "in", "to", "and", "with",
+                         "is", "the", "a", "an", "for", "of", "then", "here", "text", "type", "enter", "your", "my",
+                         "configured", "saved", "stored", "same", "again", "twice", "both", "new", "old", "correct",
+                         "it", "this", "that", "one", "secret", "button", "fields", "boxes", "too", "also"})
+
+
+def literal_secrets(text: str) -> list[str]:
+    """Values an instruction states as a password ("log in with password hunter2", "type 'x' into
+    the password field"), so that records can mask them before the value is ever typed."""
+    found = []
+    for pattern in (_AFTER, _BEFORE):
+        for m in pattern.finditer(text):
+            value = m.group(1).strip().rstrip(".!?")
+            if value[:1] in "\"“'" and len(value) >= 2:
+                value = value[1:-1]
+            if value and value.lower() not in _NOT_VALUES and not _SECRET_WORD.fullmatch(value):
+                found.append(value)
+    return found
+
+
+_SECRET_WORD = re.compile(_SECRET_NOUN, re.I)
+
+
+class RecordRedactor:
+    """Redaction for records (traces, summaries, the console), stricter than what the agent sees:
+    the env's secrets, plus every value a recorded text states as a password (learned as records
+    pass, so an instruction recorded first masks the value in everything recorded after it).
+    Perception is not affected: the planner still reads the instruction it was given."""
+
+    def __init__(self, book: SecretBook) -> None:
+        self.book = book
+        self.learned = SecretBook()
+
+    def __call__(self, value: Any) -> Any:
+        self._learn(value)
+        return self.learned.redact(self.book.redact(value))
+
+    def _learn(self, value: Any) -> None:
+        if isinstance(value, str) and not isinstance(value, Secret):
+            for secret in literal_secrets(value):
+                self.learned.add(secret)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                self._learn(v)
+        elif isinstance(value, dict):
+            args = value.get("args")
+            if isinstance(args, dict) and args.get("password") and isinstance(args.get("text"), str):
+                self.learned.add(args["text"])  # a planned step that types into a password field
+            for v in value.values():
+                self._learn(v)
 
 
 def mask_elements(elements: Iterable[UIElement], book: SecretBook | None = None) -> list[UIElement]:

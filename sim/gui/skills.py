@@ -28,11 +28,11 @@ from typing import Any
 from embodied.errors import DeadlineExceeded, PrimitiveError
 from embodied.primitives import PolicyDeadline, PrimitiveSet
 from embodied.types import FailureCategory, Observation, UIElement
-from perception.screen_predicates import switch_of, visible_text
+from perception.screen_predicates import names, switch_of, visible_text
 from perception.ui_query import ROLE_WORDS, ElementMatcher, Embedder, Match, parse_query
 from sim.gui.base import GuiEnv
 from sim.gui.errors import ElementNotFound, GuiActionError, InvalidGuiArgument, TextEntryError
-from sim.gui.secrets import MASK, Secret
+from sim.gui.secrets import MASK, RecordRedactor, Secret
 
 _FIELD_ROLES = ROLE_WORDS["field"]
 MAX_QUERY_CHARS = 200  # a description of an on-screen element, not a document
@@ -104,12 +104,19 @@ class GuiSkills:
         self._secrets = dict(secrets or {})
         for value in self._secrets.values():
             env.secrets.add(value)
+        self._records = RecordRedactor(env.secrets)
         self._obs: Observation | None = None
         self._obs_time = 0.0
         self._obs_generation = -1
         self.policy_deadline = PolicyDeadline()  # shared with every primitive set built here
 
     # ------------------------------------------------------------------ plumbing
+
+    def warm(self) -> None:
+        """Start loading the semantic matcher's model in the background (when there is one)."""
+        warm = getattr(self.matcher.embedder, "warm", None)
+        if warm is not None:
+            warm()
 
     def observation(self, fresh: bool = False) -> Observation:
         """The current screen (cached until the env changes or ``max_age_s`` passes)."""
@@ -132,11 +139,15 @@ class GuiSkills:
                                   f"{MAX_QUERY_CHARS})", texts)
         q = parse_query(query)
         match = None
+        avoid = obs.task  # the screen's own statement of the task (a MiniWoB utterance) is never a target
         if prefer_roles and not q.roles and not q.element_id:
-            match = self.matcher.best(replace(q, roles=prefer_roles), obs.elements)
+            match = self.matcher.best(replace(q, roles=prefer_roles), obs.elements, avoid)
             if match is not None and match.element.role not in prefer_roles:
                 match = None
-        match = match or self.matcher.best(q, obs.elements)
+        match = match or self.matcher.best(q, obs.elements, avoid)
+        if match is not None and q.label and not q.element_id and not q.anchor \
+                and not names(q, match.element, obs.elements):
+            match = None  # an element that is only a fragment of the description is not the one meant
         if match is None:
             raise ElementNotFound(query, self.matcher.closest_texts(q, obs.elements))
         return match
@@ -158,8 +169,9 @@ class GuiSkills:
         return int(x), int(y)  # type: ignore[call-overload]  # checked above
 
     def redact(self, value: Any) -> Any:
-        """``value`` with every known secret masked: for trace records."""
-        return self.env.secrets.redact(value)
+        """``value`` with every known secret masked, and every value a record states as a
+        password (see :class:`~sim.gui.secrets.RecordRedactor`): for trace records."""
+        return self._records(value)
 
     # ------------------------------------------------------------------ primitives
 

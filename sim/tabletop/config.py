@@ -49,7 +49,8 @@ DEFAULT_REGIONS: dict[str, RegionConfig] = {
 class ObjectConfig(StrictModel):
     name: str = Field(min_length=1, description="how instructions and goals refer to it, e.g. 'red block'")
     shape: Shape = "cube"
-    color: str = "red"
+    color: str = Field(default="", description="a palette colour; default red, and gray for a bowl or tray "
+                                               "(a neutral container that no coloured block is confused with)")
     size: tuple[float, float, float] | float | None = Field(
         default=None, description="metres: one number for a cube edge, or [dx, dy, dz]")
     mass: float | None = Field(default=None, gt=0, description="kg")
@@ -57,6 +58,7 @@ class ObjectConfig(StrictModel):
     position: tuple[float, float] | None = Field(default=None, description="fixed (x, y) on the table")
     yaw: float | None = Field(default=None, description="radians; random when sampled and not given")
     region: str | None = Field(default=None, description="sample (x, y) in this named region")
+    on: str | None = Field(default=None, description="start resting on this other object (its name), e.g. 'blue cube'")
     fixed: bool | None = Field(default=None, description="static body; default true for plates")
 
     @field_validator("shape", mode="before")
@@ -67,6 +69,8 @@ class ObjectConfig(StrictModel):
     @field_validator("color")
     @classmethod
     def _color(cls, v: str) -> str:
+        if not v:
+            return v  # filled in by shape below
         v = COLOR_ALIASES.get(v.lower(), v.lower())
         if v not in PALETTE:
             from embodied.registry import did_you_mean
@@ -88,6 +92,10 @@ class ObjectConfig(StrictModel):
     def _placement(self) -> ObjectConfig:
         if self.position is not None and self.region is not None:
             raise ValueError("give either position or region, not both")
+        if self.on is not None and (self.position is not None or self.region is not None):
+            raise ValueError("an object placed 'on' another takes its place: give no position or region")
+        if not self.color:
+            self.color = "gray" if self.shape in ("bowl", "tray") else "red"
         return self
 
     def dims(self) -> tuple[float, float, float]:
@@ -168,6 +176,22 @@ class TabletopConfig(StrictModel):
         if dupes:
             raise ValueError(f"object names must be unique; repeated: {', '.join(dupes)}")
         regions = self.all_regions()
+        by_name = {o.name.strip().lower(): o for o in self.objects}
+        for i, obj in enumerate(self.objects):
+            if obj.on is not None:
+                below, seen = obj.on.strip().lower(), {obj.name.strip().lower()}
+                if below not in by_name:
+                    from embodied.registry import did_you_mean
+
+                    guess = did_you_mean(obj.on, [o.name for o in self.objects])
+                    raise ValueError(f"objects.{i}.on: no object named {obj.on!r}"
+                                     + (f" (did you mean {guess!r}?)" if guess else ""))
+                while below is not None:  # a chain of supports must end on the table
+                    if below in seen:
+                        raise ValueError(f"objects.{i}.on: {obj.name!r} would rest on itself through a cycle")
+                    seen.add(below)
+                    support = by_name[below].on
+                    below = support.strip().lower() if support is not None else None
         for i, obj in enumerate(self.objects):
             if obj.region is not None and obj.region not in regions:
                 from embodied.registry import did_you_mean

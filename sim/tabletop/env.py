@@ -20,6 +20,7 @@ from embodied.geometry import Box
 from embodied.primitives import PrimitiveSet
 from embodied.protocols import ObjectDetector
 from embodied.types import CameraInfo, Condition, Observation, SceneObject
+from perception.tracking import TrackingDetector
 from robots.skills import CachedSource, TabletopSkills
 from sim.tabletop.config import TabletopConfig
 from sim.tabletop.ground_truth import evaluate_goal, object_boxes
@@ -39,7 +40,9 @@ class TabletopEnv:
     def __init__(self, config: TabletopConfig, detector: ObjectDetector | None = None, rig: Rig | None = None) -> None:
         self.config = config
         self.rig: Rig = rig or SimulatedRig(config)
-        self.detector = None if config.oracle else detector
+        # Detections keep their identity across observations (perception.tracking): a relabel
+        # after a slip cannot swap which object a name refers to.
+        self.detector = None if config.oracle or detector is None else TrackingDetector(detector)
         self._world: TabletopWorld | None = None
         self._source = CachedSource(self._perceive, self._state_key)
         self._skills: TabletopSkills | None = None
@@ -78,6 +81,8 @@ class TabletopEnv:
         else:
             self._skills.bind(world.robot, self._source, perturb=self._perturb, name_of=world.name_of)
         self._source.forget()
+        if isinstance(self.detector, TrackingDetector):
+            self.detector.reset()
         self._start = object_boxes(world)
         self._start_steps = world.sim_steps
         self._render_s = 0.0

@@ -65,9 +65,12 @@ def resolver(names: Sequence[str]) -> Any:
 
 
 def evaluate_goal(world: TabletopWorld, goal: Sequence[Condition | str], start: Mapping[str, Box] | None = None,
-                  tol: Tolerances | None = None) -> tuple[bool, dict[str, Any]]:
+                  tol: Tolerances | None = None) -> tuple[bool | None, dict[str, Any]]:
     """All conditions hold? Details list each condition with its explanation. "on" and "inside"
-    are judged in the frame of their support object (see :func:`object_boxes`)."""
+    are judged in the frame of their support object (see :func:`object_boxes`). No conditions:
+    None (the world has no ground truth to give; an agent's own plan must not stand in for it)."""
+    if not goal:
+        return None, {"source": "none", "why": "no goal conditions (task.goal): no ground truth", "conditions": []}
     tol = tol or Tolerances()
     boxes = object_boxes(world)
     resolve = resolver([n for n, o in world.objects.items() if not o.distractor])
@@ -79,7 +82,6 @@ def evaluate_goal(world: TabletopWorld, goal: Sequence[Condition | str], start: 
             support = resolve(cond.args[1])
             if support is not None:
                 view = object_boxes(world, frame=support)
-        ok, why = evaluate(cond, view, resolve, tol, start)
+        ok, why = evaluate(cond, view, resolve, tol, start, world=boxes)
         results.append({"condition": str(cond), "ok": bool(ok), "why": why})
-    success = bool(results) and all(r["ok"] for r in results)
-    return success, {"conditions": results}
+    return all(r["ok"] for r in results), {"source": "world", "conditions": results}

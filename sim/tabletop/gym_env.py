@@ -74,7 +74,8 @@ class TabletopGymEnv(gym.Env):
                 "objects": np.clip(objects, -BOUND, BOUND)}
 
     def _score(self) -> tuple[float, bool, dict[str, Any]]:
-        done, details = evaluate_goal(self.world, self.goal, self._start)
+        holds, details = evaluate_goal(self.world, self.goal, self._start)
+        done = bool(holds)
         held = sum(1 for r in details["conditions"] if r["ok"])
         return held / len(self.goal), done, details
 

@@ -138,7 +138,7 @@ class TabletopWorld:
         footprint (plus ``CLEARANCE``) overlaps nothing placed so far. A dead end restarts the
         sampling (the stream of draws goes on, so it stays deterministic)."""
         fixed = [i for i, o in enumerate(self.config.objects) if o.position is not None]
-        sampled = sorted((i for i, o in enumerate(self.config.objects) if o.position is None),
+        sampled = sorted((i for i, o in enumerate(self.config.objects) if o.position is None and o.on is None),
                          key=lambda i: -_footprint_radius(self.config.objects[i].dims()))
         poses: dict[int, tuple[float, float, float]] = {}
         base: list[_Footprint] = []
@@ -172,7 +172,18 @@ class TabletopWorld:
                 field=f"env.objects.{failed}.region",
                 hint="use a larger region, fewer or smaller objects, or fixed positions")
         for i, obj in enumerate(self.config.objects):  # spawn in config order: stable body ids
-            self.spawn(obj, *poses[i])
+            if obj.on is None:
+                self.spawn(obj, *poses[i])
+        for i in _stacking_order(self.config.objects):  # then each object on its support, lowest first
+            obj = self.config.objects[i]
+            x, y, yaw = self._pose_of_support(obj.on or "")
+            self.spawn(obj, x, y, yaw if obj.yaw is None else obj.yaw)
+
+    def _pose_of_support(self, name: str) -> tuple[float, float, float]:
+        """(x, y, yaw) of a spawned object named ``name`` (case-insensitive)."""
+        key = next(n for n in self.objects if n.strip().lower() == name.strip().lower())
+        (x, y, _), orn = self.pose(key)
+        return x, y, p.getEulerFromQuaternion(orn)[2]
 
     def _sample_pose(self, obj: ObjectConfig, placed: list[_Footprint]) -> tuple[float, float, float] | None:
         """A collision-free (x, y, yaw) with the centre in the object's region, or None."""
@@ -338,3 +349,17 @@ class TabletopWorld:
                 robot.close()
             p.disconnect(physicsClientId=self.client)
             self.client = -1
+
+
+def _stacking_order(objects: list[ObjectConfig]) -> list[int]:
+    """Indices of the objects placed ``on`` another, each after its support (config validation
+    has ruled out cycles)."""
+    pending = [i for i, o in enumerate(objects) if o.on is not None]
+    placed = {o.name.strip().lower() for o in objects if o.on is None}
+    order: list[int] = []
+    while pending:
+        ready = [i for i in pending if (objects[i].on or "").strip().lower() in placed]
+        order += ready
+        placed |= {objects[i].name.strip().lower() for i in ready}
+        pending = [i for i in pending if i not in ready]
+    return order

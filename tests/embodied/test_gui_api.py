@@ -85,7 +85,9 @@ def test_direct_actions_run_in_the_sandbox_and_are_recorded_redacted(tmp_path: P
 def test_dry_run_session_records_intended_actions() -> None:
     s, screen = session(dry_run=True)
     result = s.do("type cats into Search and click Go")
-    assert result.success and not [e for e in screen.log if e[0] in ("tap", "type")]
+    # Nothing was sent, so nothing is true: the claim is the agent's, the screen gives no ground truth.
+    assert result.claimed_success and result.success is None
+    assert not [e for e in screen.log if e[0] in ("tap", "type")]
     assert [a.primitive for a in s.intended] == ["type_text", "tap"]
     s.close()
 
@@ -133,3 +135,11 @@ def test_gui_configs_run(config: str, overrides: list[str], ok: bool, tmp_path: 
     assert result.success is ok, result.failure
     if not ok:
         assert result.failure.startswith("planning failed") and "not understood" in result.failure
+
+
+def test_a_dry_run_on_a_missing_element_claims_no_success() -> None:
+    s, _screen = session(dry_run=True)
+    result = s.do("tap Export to spreadsheet")  # nothing on this page says that
+    assert not result.claimed_success and result.success is None and "not_found" in result.failure
+    assert not s.intended
+    s.close()

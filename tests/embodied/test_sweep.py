@@ -23,7 +23,7 @@ import pytest
 from embodied.config import parse_override
 from embodied.errors import ConfigError
 from embodied.executors import EpisodeJob, LocalExecutor
-from embodied.results import DONE, FAILED, INTERRUPTED, aggregate, read_rows, wilson_interval
+from embodied.results import DONE, FAILED, INTERRUPTED, EpisodeRow, aggregate, read_rows, wilson_interval
 from embodied.sweep import (
     SweepError,
     plan_sweep,
@@ -426,3 +426,27 @@ def test_shipped_sweep_configs_plan(path: Path, tmp_path: Path) -> None:
     plan = plan_sweep(path, run_dir=tmp_path)
     jobs = plan.jobs()
     assert jobs and len({j.run_dir for j in jobs}) == len(jobs)
+
+
+def test_episodes_interleave_variants_and_tasks_seed_by_seed(configs: Path) -> None:
+    # Stopped after any prefix, a sweep has run every variant on the same tasks and seeds.
+    jobs = plan_sweep(configs / "multi.yaml", run_dir=configs.parent / "out").jobs()
+    assert [j.seed for j in jobs[:8]] == [0] * 8 and [j.seed for j in jobs[8:]] == [1] * 8
+    first_four = jobs[:4]
+    assert len({j.variant for j in first_four}) == 4 and len({j.task for j in first_four}) == 1
+
+
+def test_progress_lines_are_printed_at_intervals_off_a_terminal(configs: Path) -> None:
+    import io
+
+    from embodied.sweep import _Progress
+
+    plan = plan_sweep(configs / "single.yaml", ["sweep.seeds=0..1"], run_dir=configs.parent / "out")
+    jobs = plan.jobs()
+    rows = {j.label: EpisodeRow(j.variant, j.task, j.seed) for j in jobs}
+    log = io.StringIO()  # not a terminal: no bar is drawn
+    tracker = _Progress(plan, jobs, rows, False, log, line_interval_s=0.05)
+    time.sleep(0.3)
+    tracker.close()
+    lines = [line for line in log.getvalue().splitlines() if line.startswith("sweep progress:")]
+    assert len(lines) >= 3 and "0/2 done" in lines[-1]

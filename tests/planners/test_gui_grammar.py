@@ -51,7 +51,7 @@ MINIWOB = [
     ('Click on the "previous" button.', ['tap "previous" button']),
     ("Click button ONE, then click button TWO.", ["tap ONE button", "tap TWO button"]),
     ("Select ZrLIee, RKPgD, 3mJ5 and click Submit.", ["select ZrLIee + RKPgD + 3mJ5", "tap Submit"]),
-    ("Select nothing and click Submit.", ["select nothing", "tap Submit"]),
+    ("Select nothing and click Submit.", ["tap Submit"]),  # nothing to select: no step that hunts for a "nothing"
     ("Select YM2l8 and click Submit.", ["select YM2l8", "tap Submit"]),
     ('Click on the link "Neque,".', ['tap "Neque," link']),
     ('Click on the link "In".', ['tap "In" link']),

@@ -98,11 +98,13 @@ def test_plural_field_and_single_field_fallback() -> None:
     assert "using the only text field" in plan.note
 
 
-def test_words_similar_to_with_the_thesaurus() -> None:
+def test_words_similar_to_without_a_model_match_stems_only() -> None:
+    # No word list stands in for meaning: without embeddings only the same stem counts.
     screen = obs(*(el(f"e{i}", "checkbox", w, 30 * i, checked=False)
-                   for i, w in enumerate(["enormous", "tiny", "chair", "joyful"])), el("e9", "button", "Submit", 200))
-    plan = planner().decompose('Select words similar to "huge", "little" and click Submit.', screen)
-    assert [s.args.get("label") for s in plan.subgoals] == ["enormous", "tiny", "Submit"]
+                   for i, w in enumerate(["kitten", "jump", "enormous", "chair"])), el("e9", "button", "Submit", 200))
+    plan = planner().decompose('Select words similar to "kittens", "jumping", "huge" and click Submit.', screen)
+    assert [s.args.get("label") for s in plan.subgoals] == ["kitten", "jump", "Submit"]
+    assert "huge" in plan.note
 
 
 @pytest.mark.slow  # loads the sentence-embedding model (~4 s)

@@ -76,7 +76,8 @@ def test_scripting_api_on_the_tk_form(display: str, tmp_path: Path) -> None:
         first = screen.screen()
         assert {"Name", "Email", "Submit"} <= set(first.texts()) and first.image is not None
         result = screen.do("type Ada Lovelace into Name, type ada@example.com into Email")
-        assert result.success and result.sim_steps == 2, result.failure
+        # A session has no ground truth of its own (success None); the agent's claim stands apart.
+        assert result.claimed_success and result.success is None and result.sim_steps == 2, result.failure
         screen.tap("I agree")  # direct actions use the same primitives as policies
         assert screen.find("I agree checkbox")["checked"] is True
         screen.tap("Submit")
