@@ -24,6 +24,7 @@ from embodied.types import (
     Observation,
     Plan,
     Policy,
+    SceneObject,
     Subgoal,
     SubgoalOutcome,
     Verdict,
@@ -39,7 +40,7 @@ class LampBoard:
         self.lit: set[str] = set()
 
     def observe(self, label: str = "") -> Observation:
-        return Observation(text=",".join(sorted(self.lit)))
+        return Observation(objects=[SceneObject(f"{c} lamp", color=c) for c in sorted(self.lit)], label=label)
 
     def primitives(self) -> PrimitiveSet:
         api = PrimitiveSet("test")
@@ -90,7 +91,7 @@ class LampMonitor:
     name = "lamps"
 
     def check(self, subgoal: Subgoal, execution: Execution, observation: Observation) -> Verdict:
-        lit = set(observation.text.split(","))
+        lit = {o.color for o in observation.objects}
         for cond in subgoal.conditions:
             if cond.args[0] not in lit:
                 return Verdict(False, self.name, FailureCategory.WRONG_STATE, why=f"{cond.args[0]} is dark")

@@ -40,7 +40,7 @@ def skills(desktop_browser: BrowserEnv) -> GuiSkills:
 
 def test_dom_elements(skills: GuiSkills) -> None:
     obs = skills.observation(fresh=True)
-    assert obs.text == "Shop login"
+    assert obs.task == "Shop login"
     assert obs.images["screen"].shape == (600, 800, 3)
     by_role: dict[str, list] = {}
     for e in obs.elements:
