@@ -102,10 +102,11 @@ class GridWorld:
         api.add(position)
         return api
 
-    def success(self, goal: Sequence[Condition]) -> tuple[bool, dict[str, Any]]:
+    def success(self, goal: Sequence[Condition]) -> tuple[bool | None, dict[str, Any]]:
+        """The goal on the true grid; None without a goal (the grid has no task of its own)."""
         obs = self.observe("score")
         results = [evaluate(c, obs).holds for c in goal]
-        return bool(goal) and all(results), {"token": list(self.token), "results": results}
+        return (all(results) if goal else None), {"token": list(self.token), "results": results}
 
     def stats(self) -> dict[str, Any]:
         return {"sim_steps": self.steps, "sim_time_s": 0.0}

@@ -35,16 +35,16 @@ def grid() -> Iterator[None]:
         backends.registry("domain").unregister("grid")
 
 
-def config(tmp_path: Path, instruction: str, **agent: Any) -> Any:
-    return validate({"name": "grid", "task": {"instruction": instruction},
+def config(tmp_path: Path, instruction: str, goal: tuple[str, ...] = (), **agent: Any) -> Any:
+    return validate({"name": "grid", "task": {"instruction": instruction, "goal": list(goal)},
                      "env": {"kind": "grid", "slips": agent.pop("slips", 0)},
                      "agent": agent, "run": {"out_dir": str(tmp_path), "quiet": True, "save_images": False},
                      **({"models": agent.pop("models")} if "models" in agent else {})})
 
 
 def test_rule_path_closed_loop_sees_the_slip_and_repairs(grid: None, tmp_path: Path) -> None:
-    result = run_episode(config(tmp_path, "go to 3, 2", slips=1), tmp_path / "closed")
-    assert result.success and result.repairs == 1 and result.goal == ["on_cell(token, x=3, y=2)"]
+    result = run_episode(config(tmp_path, "go to 3, 2", ("on_cell(token, x=3, y=2)",), slips=1), tmp_path / "closed")
+    assert result.success and result.repairs == 1 and result.goal == ["on_cell(token, x=3.0, y=2.0)"]
     events = read_trace(tmp_path / "closed" / "trace.jsonl")
     verdicts = [e["verdict"] for e in events if e["event"] == "verdict"]
     assert [v["ok"] for v in verdicts] == [False, True] and verdicts[0]["monitor"] == "conditions"
@@ -52,10 +52,14 @@ def test_rule_path_closed_loop_sees_the_slip_and_repairs(grid: None, tmp_path: P
 
 
 def test_rule_path_open_loop_misses_what_it_cannot_see(grid: None, tmp_path: Path) -> None:
-    result = run_episode(config(tmp_path, "go next to the flag", slips=1, closed_loop=False), tmp_path / "open")
+    goal = ("next_to(token, flag)",)
+    result = run_episode(config(tmp_path, "go next to the flag", goal, slips=1, closed_loop=False), tmp_path / "open")
     summary = json.loads((tmp_path / "open" / "summary.json").read_text())
-    assert not result.success and result.repairs == 0 and summary["goal"] == ["next_to(token, flag)"]
-    assert run_episode(config(tmp_path, "go next to the flag", closed_loop=False), tmp_path / "open2").success
+    assert result.success is False and result.repairs == 0 and summary["goal"] == ["next_to(token, flag)"]
+    assert run_episode(config(tmp_path, "go next to the flag", goal, closed_loop=False), tmp_path / "open2").success
+    # without a goal the grid has no ground truth: the agent's claim is not copied into success
+    unscored = run_episode(config(tmp_path, "go next to the flag", closed_loop=False), tmp_path / "open3")
+    assert unscored.success is None and unscored.claimed_success is True
 
 
 def test_kit_errors_reach_the_policy_by_name(grid: None, tmp_path: Path) -> None:

@@ -74,7 +74,8 @@ class Toggle(SubgoalAction):
 @dataclass(frozen=True)
 class Type(SubgoalAction):
     """Type ``text`` (or the configured secret named ``secret``) into ``into`` ("" = the focused
-    field). ``segments``: the keys that fill a segmented date/time field from its first part."""
+    field). ``segments``: the keys that fill a segmented date/time field from its first part.
+    ``password``: the field takes a password, so the typed value is masked in every record."""
 
     action: ClassVar[str] = "type"
     text: str = ""
@@ -82,6 +83,7 @@ class Type(SubgoalAction):
     label: str = ""
     secret: str = ""
     segments: str = ""
+    password: bool = False
 
 
 @dataclass(frozen=True)
