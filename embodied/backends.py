@@ -72,6 +72,8 @@ MODELS.register("openai", "embodied.models.openai_compat:OpenAIChatModel",
                 summary="any OpenAI-compatible /v1/chat/completions endpoint (vLLM, Ollama, transformers serve, APIs)")
 MODELS.register("transformers", "embodied.models.transformers_backend:TransformersChatModel",
                 summary="a local transformers checkpoint or GGUF file, text or vision-language, in process")
+MODELS.register("llamacpp", "embodied.models.llamacpp:LlamaCppChatModel",
+                summary="a GGUF model (catalog name or path) on llama.cpp, JSON-schema decoding, one shared server")
 MODELS.register("replay", "embodied.models.replay:ReplayChatModel",
                 summary="records requests/responses to a JSONL cassette and replays them bit-exactly")
 

@@ -74,6 +74,7 @@ class ChatRequest:
     max_tokens: int
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
+    schema: Mapping[str, Any] | None = None  # a JSON schema the answer must follow (constrained decoding)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class ChatResponse:
     time_to_first_token_s: float | None = None
     finish_reason: str = ""  # "stop" (end of turn or stop string) or "length" (max_tokens)
     raw: dict[str, Any] = field(default_factory=dict)
+    cached_tokens: int = 0  # prompt tokens the server served from its prefix cache
 
 
 @dataclass
@@ -99,6 +101,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model_time_s: float = 0.0
+    cached_tokens: int = 0  # prompt tokens served from a prefix cache (backends that report it)
 
     @property
     def model_calls(self) -> int:
@@ -110,10 +113,12 @@ class Usage:
         self.prompt_tokens += response.prompt_tokens
         self.completion_tokens += response.completion_tokens
         self.model_time_s += response.latency_s
+        self.cached_tokens += response.cached_tokens
 
     def as_summary(self) -> dict[str, Any]:
         return {"model_calls": self.calls, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "model_time_s": round(self.model_time_s, 3)}
+                "completion_tokens": self.completion_tokens, "model_time_s": round(self.model_time_s, 3),
+                "cached_tokens": self.cached_tokens}
 
 
 def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -130,6 +135,8 @@ class ChatModel(abc.ABC):
     """
 
     path_options: ClassVar[tuple[str, ...]] = ()
+    # True when ``schema`` constrains decoding; other backends ignore it (callers still validate).
+    supports_schema: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._usage = Usage()
@@ -140,9 +147,11 @@ class ChatModel(abc.ABC):
         return type(self).__name__
 
     def chat(self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0,
-             stop: Sequence[str] | None = None) -> ChatResponse:
+             stop: Sequence[str] | None = None, schema: Mapping[str, Any] | None = None) -> ChatResponse:
         """Send one chat request. ``temperature`` 0 means greedy (deterministic where the backend
-        allows it). Raises :class:`embodied.errors.ModelError` when the backend fails."""
+        allows it). ``schema``: a JSON schema the answer is decoded under by backends with
+        :attr:`supports_schema`; others ignore it. Raises :class:`embodied.errors.ModelError`
+        when the backend fails."""
         if not messages:
             raise ValueError("chat() needs at least one message")
         for m in messages:
@@ -154,7 +163,8 @@ class ChatModel(abc.ABC):
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if isinstance(stop, str):
             raise TypeError("stop must be a sequence of strings, not one string")
-        request = ChatRequest(tuple(messages), max_tokens, float(temperature), tuple(stop or ()))
+        request = ChatRequest(tuple(messages), max_tokens, float(temperature), tuple(stop or ()),
+                              dict(schema) if schema is not None else None)
         t0 = time.perf_counter()
         response = self._chat(request)
         if response.latency_s <= 0.0:
