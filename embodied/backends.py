@@ -42,6 +42,8 @@ PLANNERS.register("rule", "planners.domains:rule_planner",
                   summary="model-free grammar planner (tabletop or GUI, by the env's domain)")
 PLANNERS.register("fixed", "planners.fixed:FixedPlanner", summary="one subgoal running task.policy")
 PLANNERS.register("llm", "planners.llm:LLMPlanner", summary="a language model decomposes and revises (D-PoT)")
+PLANNERS.register("hybrid", "planners.hybrid:HybridPlanner",
+                  summary="the grammar first; a language model reads what it cannot, and replans when it gives up")
 PLANNERS.register("gui_rule", "planners.gui:GuiRulePlanner",
                   summary="model-free GUI grammar planner, revised from each new screen (D-PoT) with loop detection")
 

@@ -130,6 +130,8 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     printer = (console if isinstance(console, ConsoleLog) else ConsoleLog()) if console and not cfg.run.quiet else None
     log = RunLog(trace, printer)
     models = build_models(cfg, config_dir or Path.cwd())
+    for model in models.values():  # every model exchange, accepted or rejected, lands in the trace
+        model.listen(log.event)
     env = build_env(cfg)
     try:
         log.redact = env.primitives().redact

@@ -140,6 +140,18 @@ class ChatModel(abc.ABC):
 
     def __init__(self) -> None:
         self._usage = Usage()
+        self._listeners: list[Callable[..., None]] = []
+
+    def listen(self, listener: Callable[..., None]) -> None:
+        """Call ``listener(kind, **data)`` for every exchange (``model_call``: the request's last
+        message and the answer with its tokens and time) and every verdict a caller reports on an
+        answer (``model_answer``, see :meth:`report`). The episode runner passes its trace."""
+        self._listeners.append(listener)
+
+    def report(self, **data: Any) -> None:
+        """What a caller made of an answer (accepted, or rejected and why), for the listeners."""
+        for listener in self._listeners:
+            listener("model_answer", model=self.name, **data)
 
     @property
     def name(self) -> str:
@@ -170,6 +182,15 @@ class ChatModel(abc.ABC):
         if response.latency_s <= 0.0:
             response = dataclasses.replace(response, latency_s=time.perf_counter() - t0)
         self._usage.add(response)
+        if self._listeners:
+            last = request.messages[-1]
+            event = {"model": self.name, "messages": len(request.messages), "last_role": last.role,
+                     "last_message": last.text, "images": sum(len(m.images) for m in request.messages),
+                     "schema": request.schema is not None, "answer": response.text,
+                     "prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens,
+                     "cached_tokens": response.cached_tokens, "latency_s": round(response.latency_s, 3)}
+            for listener in self._listeners:
+                listener("model_call", **event)
         return response
 
     @abc.abstractmethod

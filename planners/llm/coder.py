@@ -35,8 +35,14 @@ def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callabl
         if problems:
             listed = "; ".join(str(p) for p in problems[:5])
             raise OutputRejected(f"the sandbox refuses this program: {listed}")
-        called = {n.func.id for n in ast.walk(ast.parse(source))
-                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        tree = ast.parse(source)
+        called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        never = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                 and n.name not in called]
+        if never:
+            raise OutputRejected(f"the program defines {', '.join(f'{n}()' for n in never)} but never calls "
+                                 "it, so nothing would happen: write the steps at the top level, or call the "
+                                 "function at the end")
         if not called & set(api.names()):
             raise OutputRejected(f"the program calls none of the primitives ({', '.join(api.names())})")
         if previous is not None and _normalised(source) == _normalised(previous):

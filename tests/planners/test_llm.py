@@ -218,6 +218,9 @@ def test_program_parser_uses_the_sandbox_check() -> None:
         parse("```python\nfly('a')\n```")
     with pytest.raises(OutputRejected, match="calls none of the primitives"):
         parse("```python\nx = 1 + 2\nprint(x)\n```")
+    with pytest.raises(OutputRejected, match=r"defines go\(\) but never calls it"):
+        parse("```python\ndef go():\n    pick('a')\n```")
+    assert "go()" in parse("```python\ndef go():\n    pick('a')\ngo()\n```")
     same = program_parser(_api(), previous="pick('a')\n")
     with pytest.raises(OutputRejected, match="same program"):
         same("```python\npick( 'a' )\n```")
