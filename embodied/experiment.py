@@ -149,7 +149,8 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
                   run_dir=str(run_dir))
         agent = Agent(parts.planner, parts.writer, parts.repairer, parts.monitor,
                       Sandbox(max_steps=cfg.sandbox.max_steps, timeout_s=cfg.sandbox.timeout_s),
-                      LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals), log)
+                      LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals,
+                                  cfg.agent.max_wall_s), log)
         run = agent.run(instruction, env)
         goal, goal_source = goal_conditions(cfg, run)
         try:  # always asked: a world may have its own criterion (a MiniWoB reward, a file an app writes)
