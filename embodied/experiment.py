@@ -152,6 +152,13 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
                       LoopBudgets(cfg.agent.repair_budget, cfg.agent.replan_budget, cfg.agent.max_subgoals,
                                   cfg.agent.max_wall_s), log)
         run = agent.run(instruction, env)
+        library = getattr(parts.writer, "library", None)
+        if library is not None and agent.closed_loop:  # the skill library learns only monitor-verified policies
+            from planners.llm import render
+            from planners.llm.skills import record_run
+
+            stored = record_run(library, env.domain, run.outcomes, run.attempts, render.scene(first))
+            log.event("skills_stored", count=stored, library=str(library.path))
         goal, goal_source = goal_conditions(cfg, run)
         try:  # always asked: a world may have its own criterion (a MiniWoB reward, a file an app writes)
             success, details = env.success(goal)

@@ -21,6 +21,7 @@ from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
 from planners.llm.parsing import extract_code, gives_up
 from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images
+from planners.llm.skills import Skill, SkillLibrary
 
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
 
@@ -82,14 +83,26 @@ class LLMWriter(_Coder):
 
     def __init__(self, model: ChatModel, *, max_parse_retries: int = 2, max_tokens: int = 768,
                  temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
-                 prompts_dir: str | Path | None = None) -> None:
+                 prompts_dir: str | Path | None = None, library: str | Path | bool | None = None,
+                 library_k: int = 2) -> None:
         super().__init__(model, max_parse_retries=max_parse_retries, max_tokens=max_tokens, temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
+        # library: a directory of the skill library (True: the default one under the cache)
+        self.library = None if library in (None, False) else SkillLibrary(None if library is True else library)
+        self.library_k = library_k
+        self.retrieved: list[Skill] = []  # of the most recent write, for the trace
 
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
         self.exchanges = []
-        prompt = self.prompts.fill("write", subgoal=render.subgoal_line(subgoal), conditions=render.conditions(subgoal),
-                                   scene=render.scene(observation), api=help_text(api))
+        line = render.subgoal_line(subgoal)
+        self.retrieved = self.library.nearest(line, api.domain, self.library_k) if self.library else []
+        examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n"
+                           for s in self.retrieved)
+        prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
+                                   scene=render.scene(observation), api=help_text(api), examples=examples)
+        if self.retrieved:
+            self.model.report(task="library", retrieved=[{"subgoal": s.subgoal, "similarity": round(s.similarity, 3)}
+                                                         for s in self.retrieved])
         source = ask(self.model, self._messages(api, prompt, observation), program_parser(api), task="program",
                      sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER, log=self.exchanges,
                      error=ProgramOutputError)

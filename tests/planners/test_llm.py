@@ -200,7 +200,7 @@ def test_history_and_plan_are_compact() -> None:
 def test_every_template_fills() -> None:
     lib = PromptLibrary(PROMPTS_DIR)
     for name in ("system", "decompose", "revise", "replan", "write", "repair", "feedback", "domain_tabletop",
-                 "domain_gui", "domain_default"):
+                 "domain_gui", "domain_default", "read", "examples_tabletop"):
         values = {k: f"<{k}>" for k in lib.get(name).names}
         text = lib.fill(name, **values)
         assert all(f"<{k}>" in text for k in values) and "$" not in text
