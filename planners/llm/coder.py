@@ -8,6 +8,7 @@ least one primitive. A refused program goes back to the model with the sandbox's
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox import check, help_text
-from embodied.types import Execution, Observation, Policy, Subgoal, Verdict
+from embodied.types import Execution, Observation, Policy, Subgoal, Verdict, to_jsonable
 from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
@@ -51,6 +52,25 @@ def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callabl
         return source
 
     return parse
+
+
+def repair_evidence(policy: Policy, execution: Execution, verdict: Verdict, limit: int = 900) -> str:
+    """The monitor's verdict, the text of the failing line, and the verdict's evidence as compact
+    JSON (object boxes, which condition failed and by how much), for the repair prompt."""
+    lines = [render.verdict(verdict)]
+    number = verdict.failed_line or execution.line
+    source = policy.source.splitlines()
+    if number is not None and 1 <= number <= len(source):
+        lines.append(f"failing line {number}: {source[number - 1].strip()}")
+    evidence = {k: v for k, v in verdict.evidence.items() if k != "visual_diff" and not _is_image(v)}
+    if evidence:
+        text = json.dumps(to_jsonable(evidence), separators=(",", ":"), default=str)
+        lines.append("evidence: " + (text if len(text) <= limit else text[: limit - 3] + "..."))
+    return "\n".join(lines)
+
+
+def _is_image(value: object) -> bool:
+    return hasattr(value, "shape") and getattr(value, "ndim", 0) >= 2
 
 
 def _normalised(source: str) -> str:
@@ -128,7 +148,8 @@ class LLMRepairer(_Coder):
             focus = next((c.index for c in execution.calls if not c.ok), None)
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
-                                   trace=render.trace(execution, focus), verdict=render.verdict(verdict),
+                                   trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
+                                                                                                 verdict),
                                    scene=render.scene(observation), api=help_text(api))
         program = program_parser(api, previous=policy.source)
 

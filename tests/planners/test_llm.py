@@ -310,3 +310,15 @@ def test_writer_and_repairer_with_a_real_model(smollm2) -> None:
             assert (new.version, new.parent_version, new.subgoal_index, new.origin) == (2, 1, 2, "llm-repair")
             assert new.source.strip() != failing.source.strip()
     assert len(repairer.exchanges) == 1
+
+
+def test_repair_evidence_shows_the_failing_line_and_the_evidence() -> None:
+    from planners.llm.coder import repair_evidence
+
+    policy = Policy(source="pick('red block')\nplace_on('blue block')\ncheckpoint('done')\n")
+    execution = Execution(status=ExecutionStatus.ERROR, line=2, error="missed", error_type="PlaceFailed")
+    verdict = Verdict(False, "geometric", FailureCategory.WRONG_PLACE, "red block is 4 cm off",
+                      evidence={"condition": "on(red block, blue block)", "offset_m": 0.04})
+    text = repair_evidence(policy, execution, verdict)
+    assert "failing line 2: place_on('blue block')" in text
+    assert '"offset_m":0.04' in text and "on(red block, blue block)" in text
