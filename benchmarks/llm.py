@@ -77,7 +77,7 @@ def _config(task: str, variant: str, seed: int, library: Path, instruction: dict
     agent = json.loads(json.dumps(VARIANTS[variant]).replace('"LIBRARY"', json.dumps(str(library))))
     data: dict[str, Any] = {
         "include": [str(ROOT / f"configs/tabletop/{task}.yaml"), str(ROOT / "configs/presets/perturbed.yaml"),
-                    str(ROOT / "configs/presets/qwen_coder.yaml")],
+                    *([str(ROOT / "configs/presets/qwen_coder.yaml")] if variant != "rule" else [])],
         "name": f"llm-{task}-{variant}", "agent": agent, "env": {"seed": seed}, "run": {"quiet": True},
     }
     if instruction is not None:
