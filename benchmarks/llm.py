@@ -140,7 +140,7 @@ def report(rows: list[Row], out: Any = sys.stdout) -> None:
     print("\nper episode:", file=out)
     for r in rows:
         mark = "ok  " if r.success else "FAIL"
-        why = f" -- {r.failure[:110]}" if r.failure and not r.success else ""
+        why = f" -- {r.failure.splitlines()[0][:110]}" if r.failure and not r.success else ""
         print(f"  {mark} {r.variant:<9} seed {r.seed} {r.task[:70]:<70} calls {r.model_calls:>2} "
               f"planned by {r.planned_by or '-'} {r.wall_time_s:6.0f} s{why}", file=out)
 
@@ -153,8 +153,13 @@ def main() -> int:
     parser.add_argument("--paraphrases", action="store_true", help="benchmarks/paraphrases.yaml, hybrid vs rule")
     parser.add_argument("--limit", type=int, help="only the first N paraphrases")
     parser.add_argument("--library", type=Path, help="skill library directory (default: a fresh one)")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--json", type=Path, help="also write the rows here (updated after every episode)")
+    parser.add_argument("--report", type=Path, help="only print the tables of rows written earlier with --json")
     args = parser.parse_args()
+    if args.report:
+        report([Row(**r) for path in str(args.report).split(",")
+                for r in json.loads(Path(path).read_text(encoding="utf-8"))])
+        return 0
 
     jobs: list[tuple[str, str, int, dict[str, Any] | None]] = []
     if args.paraphrases:
@@ -180,13 +185,13 @@ def main() -> int:
         for k, (task, variant, seed, item) in enumerate(jobs, 1):
             row = run_one(task, variant, seed, library, work, item)
             rows.append(row)
+            if args.json:  # after every episode: a cut-short run keeps what it measured
+                args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1), encoding="utf-8")
             done = sum(r.success for r in rows)
             bar = "#" * (20 * k // len(jobs))
             print(f"\r[{bar:<20}] {k}/{len(jobs)} {done} ok, {time.perf_counter() - t0:6.0f} s  last: {variant} "
                   f"{task} seed {seed} {'ok' if row.success else 'FAIL'}", file=sys.stderr, flush=True)
     report(rows)
-    if args.json:
-        args.json.write_text(json.dumps([r.__dict__ for r in rows], indent=1), encoding="utf-8")
     return 0
 
 
