@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embodied import naming
-from embodied.conditions import ConditionSyntaxError, parse_condition
+from embodied.conditions import GUI_PREDICATES, ConditionSyntaxError, parse_condition
 from embodied.models.base import ChatModel, Message
 from embodied.models.images import fit_within
 from embodied.models.prompting import PromptLibrary
@@ -35,6 +35,17 @@ def domain_notes(prompts: PromptLibrary, domain: str) -> str:
     if prompts.has(name):
         return prompts.fill(name)
     return prompts.fill("domain_default", domain=domain)
+
+
+_GUI_ARGS = {"text_visible": "text", "checked": "element", "field_value": "element, text", "element_absent": "element",
+             "screen_changed": ""}
+
+
+def predicate_syntax(domain: str) -> str:
+    """The condition predicates of ``domain``: screen predicates on a GUI, geometric ones else."""
+    if domain == "gui":
+        return "\n".join(f"- {name}({_GUI_ARGS.get(name, 'x')})" for name in GUI_PREDICATES)
+    return render.predicate_syntax()
 
 
 def rgb_images(observation: Observation, max_side: int) -> list:
@@ -76,7 +87,7 @@ class LLMPlanner:
         """Raises :class:`planners.llm.errors.ModelOutputError` (a ``PlanningError``) when the
         model gives no usable plan within the retry budget."""
         prompt = self.prompts.fill("decompose", instruction=instruction, scene=render.scene(observation),
-                                   predicates=render.predicate_syntax())
+                                   predicates=predicate_syntax(self.domain or domain_of(observation)))
         subgoals, note = self._ask("plan", prompt, observation, allow_empty=False)
         return Plan(instruction, subgoals, 0, note)
 
@@ -88,7 +99,7 @@ class LLMPlanner:
             return Plan(plan.instruction, remaining, plan.revision, plan.note)
         prompt = self.prompts.fill("revise", instruction=plan.instruction, history=render.history(history),
                                    remaining=render.plan_list(remaining), scene=render.scene(observation),
-                                   predicates=render.predicate_syntax())
+                                   predicates=predicate_syntax(self.domain or domain_of(observation)))
         subgoals, note = self._ask("revised plan", prompt, observation, allow_empty=True)
         return Plan(plan.instruction, subgoals, plan.revision + 1, note)
 
@@ -99,7 +110,8 @@ class LLMPlanner:
                    f"{failed.category}: {render.short(failed.why, 300)}") if failed else "(unknown)"
         prompt = self.prompts.fill("replan", instruction=plan.instruction, history=render.history(history),
                                    failure=failure, remaining=render.plan_list(plan.subgoals),
-                                   scene=render.scene(observation), predicates=render.predicate_syntax())
+                                   scene=render.scene(observation),
+                                   predicates=predicate_syntax(self.domain or domain_of(observation)))
         subgoals, note = self._ask("new plan", prompt, observation, allow_empty=True)
         return Plan(plan.instruction, subgoals, plan.revision + 1, note or ("no way found" if not subgoals else ""))
 

@@ -322,3 +322,10 @@ def test_repair_evidence_shows_the_failing_line_and_the_evidence() -> None:
     text = repair_evidence(policy, execution, verdict)
     assert "failing line 2: place_on('blue block')" in text
     assert '"offset_m":0.04' in text and "on(red block, blue block)" in text
+
+
+def test_the_planner_offers_the_predicates_of_the_domain() -> None:
+    from planners.llm.planner import predicate_syntax
+
+    assert "text_visible(text)" in predicate_syntax("gui") and "on(" not in predicate_syntax("gui")
+    assert "on(a, b)" in predicate_syntax("tabletop") and "text_visible" not in predicate_syntax("tabletop")
