@@ -44,6 +44,8 @@ def serve_settings(models: Mapping[str, Any], name: str | None, *, host: str, po
     """Server settings of the ``llamacpp`` model ``name`` of a config's ``models:`` (the only
     one when ``name`` is None), looking through ``replay`` wrappers. For ``serve-model``."""
     if name is None:
+        if not models:
+            raise ConfigError("the config defines no models: add a llamacpp model under models:", field="models")
         if len(models) != 1:
             raise ConfigError(f"the config defines {len(models)} models: name one with --model", field="models")
         name = next(iter(models))
