@@ -108,7 +108,8 @@ def run_one(task: str, variant: str, seed: int, library: Path, work: Path,
     config = _config(task, variant, seed, library, instruction, work)
     cfg = load_config(config)
     run_dir = work / config.stem
-    result = run_episode(cfg, run_dir, config_dir=config.parent, console=False)
+    # paths inside the presets (the cassette) are relative to a config two levels below the root
+    result = run_episode(cfg, run_dir, config_dir=ROOT / "configs" / "llm", console=False)
     cached, planned_by = _trace_figures(run_dir)
     return Row(variant, task if instruction is None else f"{task}: {instruction['instruction']}", seed,
                result.success, result.failure, result.model_calls, result.prompt_tokens, result.completion_tokens,
