@@ -21,6 +21,7 @@ from typing import Any
 
 from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
+from embodied.models.text import find_json, json_objects
 from embodied.types import Observation
 from planners.errors import PlanningError
 from planners.llm import render
@@ -100,6 +101,20 @@ TABLETOP = Reading(
 READINGS = {r.domain: r for r in (TABLETOP,)}
 
 
+def steps_from_answer(text: str, actions: Sequence[ActionSpec], names: Sequence[str], *,
+                      max_steps: int) -> list[dict[str, Any]]:
+    """The checked steps of an answer. Prose around the JSON is skipped; an answer cut off at the
+    token limit keeps its complete steps. Raises :class:`OutputRejected` saying what is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = find_json(text)
+        if not (isinstance(data, dict) and "steps" in data):
+            steps = [o for o in json_objects(text) if "action" in o]
+            data = {"steps": steps} if steps else data
+    return check_steps(data, actions, names, max_steps=max_steps)
+
+
 def compact_scene(observation: Observation) -> str:
     """One short line per object (name, kind, table position in metres, largest side in cm):
     prompt tokens cost seconds each on a CPU. UI elements fall back to :func:`render.scene`."""
@@ -146,13 +161,7 @@ class ModelReader:
         messages = [Message.system(self.system_prompt()), Message.user(user)]
 
         def parse(text: str) -> Any:
-            try:
-                data = json.loads(text)
-            except ValueError:
-                from embodied.models.text import find_json
-
-                data = find_json(text)
-            steps = check_steps(data, self.reading.actions, names, max_steps=self.max_steps)
+            steps = steps_from_answer(text, self.reading.actions, names, max_steps=self.max_steps)
             try:
                 return plan_intents(instruction, self.reading.to_intents(steps), observation,
                                     [f"model read: {json.dumps(steps)}"])
