@@ -8,6 +8,7 @@ tabletop and a phone screen.
 from __future__ import annotations
 
 import difflib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -136,6 +137,7 @@ class LoopBudgets:
     repair: int = 3
     replan: int = 2
     max_subgoals: int = 30  # subgoal runs in total, revisions included: the loop always ends
+    max_wall_s: float | None = None  # episode wall time, seconds; checked between subgoals and replans
 
 
 @dataclass
@@ -182,7 +184,19 @@ class Agent:
     def closed_loop(self) -> bool:
         return self.monitor is not None
 
+    def _out_of_time(self, run: AgentRun, t0: float) -> bool:
+        """True (with the failure set and logged) once ``budgets.max_wall_s`` has passed."""
+        limit = self.budgets.max_wall_s
+        elapsed = time.perf_counter() - t0
+        if limit is None or elapsed < limit:
+            return False
+        run.failure = (f"stopped after {elapsed:.0f} s: the episode wall-time budget agent.max_wall_s={limit:g} s "
+                       "is used up")
+        self.log.event("budget_exhausted", budget="max_wall_s", value=round(elapsed, 1))
+        return True
+
     def run(self, instruction: str, env: Environment) -> AgentRun:
+        t0 = time.perf_counter()
         run = AgentRun()
         api = env.primitives()
         observation = env.observe("start")
@@ -199,6 +213,8 @@ class Agent:
         queue = list(plan.subgoals)
         index = 0
         while queue:
+            if self._out_of_time(run, t0):
+                return run
             if index >= self.budgets.max_subgoals:
                 run.failure = f"stopped after {index} subgoal runs (agent.max_subgoals)"
                 self.log.event("budget_exhausted", budget="max_subgoals", value=index)
@@ -214,6 +230,8 @@ class Agent:
                 if self.closed_loop:
                     queue = self._revise(Plan(instruction, queue, plan.revision, plan.note), run, observation)
                 continue
+            if self._out_of_time(run, t0):
+                return run
             if run.replans >= self.budgets.replan:
                 run.failure = (f"subgoal {outcome.subgoal.description!r} failed after {outcome.attempts} attempt(s) "
                                f"({outcome.category}: {outcome.why}); replan budget {self.budgets.replan} used up")

@@ -122,7 +122,7 @@ def assemble(env: Environment, agent: AgentConfig, sandbox: SandboxConfig, log: 
     if wrap_sandbox is not None:
         runner = wrap_sandbox(runner)
     return Agent(parts.planner, parts.writer, parts.repairer, parts.monitor, runner,
-                 LoopBudgets(agent.repair_budget, agent.replan_budget, agent.max_subgoals), log)
+                 LoopBudgets(agent.repair_budget, agent.replan_budget, agent.max_subgoals, agent.max_wall_s), log)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -66,6 +66,9 @@ PLANNERS.register("fixed", "planners.fixed:FixedPlanner", needs=("policy",), sum
 PLANNERS.register("llm", "planners.llm:LLMPlanner", needs=("model", "kit"),
                   config="planners.llm.config:LLMPlannerConfig",
                   summary="a language model decomposes and revises (D-PoT)")
+PLANNERS.register("hybrid", "planners.hybrid:HybridPlanner", needs=("model", "kit"),
+                  config="planners.llm.config:HybridPlannerConfig",
+                  summary="the grammar first; a language model reads what it cannot, and replans when it gives up")
 
 WRITERS = _make("writer")
 WRITERS.register("rule", "embodied.domain:rule_writer", needs=("kit",),
@@ -100,6 +103,8 @@ MODELS.register("openai", "embodied.models.openai_compat:OpenAIChatModel",
                 summary="any OpenAI-compatible /v1/chat/completions endpoint (vLLM, Ollama, transformers serve, APIs)")
 MODELS.register("transformers", "embodied.models.transformers_backend:TransformersChatModel",
                 summary="a local transformers checkpoint or GGUF file, text or vision-language, in process")
+MODELS.register("llamacpp", "embodied.models.llamacpp:LlamaCppChatModel",
+                summary="a GGUF model (catalog name or path) on llama.cpp, JSON-schema decoding, one shared server")
 MODELS.register("replay", "embodied.models.replay:ReplayChatModel",
                 summary="records requests/responses to a JSONL cassette and replays them bit-exactly")
 

@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path)
     report.add_argument("--max-episodes", type=int, default=40, help="episode timelines to include (failures first)")
 
+    serve = sub.add_parser("serve-model", help="serve a config's llamacpp model as an OpenAI-compatible HTTP server")
+    serve.add_argument("config", type=Path, help="a config whose models: include a llamacpp model")
+    serve.add_argument("--model", help="which model of the config (default: the only one)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
     replay = sub.add_parser("replay", help="re-run an episode from its run directory and compare with the original")
     replay.add_argument("episode_dir", type=Path)
 
@@ -134,6 +140,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve_model(args: argparse.Namespace) -> int:
+    from embodied.config import load_config
+    from embodied.models.llamacpp import serve_settings
+    from embodied.models.llamacpp_server import serve_forever
+
+    cfg = load_config(args.config, [])
+    serve_forever(serve_settings(cfg.models, args.model, host=args.host, port=args.port))
+    return 0
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from embodied.replay import replay_command
 
@@ -154,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         handlers = {"run": _cmd_run, "check": _cmd_check, "list": _cmd_list, "sweep": _cmd_sweep,
-                    "report": _cmd_report, "replay": _cmd_replay}
+                    "report": _cmd_report, "replay": _cmd_replay, "serve-model": _cmd_serve_model}
         return handlers[args.command](args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

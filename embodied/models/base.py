@@ -74,6 +74,7 @@ class ChatRequest:
     max_tokens: int
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
+    schema: Mapping[str, Any] | None = None  # a JSON schema the answer must follow (constrained decoding)
 
 
 @dataclass
@@ -89,6 +90,7 @@ class ChatResponse:
     time_to_first_token_s: float | None = None
     finish_reason: str = ""  # "stop" (end of turn or stop string) or "length" (max_tokens)
     raw: dict[str, Any] = field(default_factory=dict)
+    cached_tokens: int = 0  # prompt tokens the server served from its prefix cache
 
 
 @dataclass
@@ -99,6 +101,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     model_time_s: float = 0.0
+    cached_tokens: int = 0  # prompt tokens served from a prefix cache (backends that report it)
 
     @property
     def model_calls(self) -> int:
@@ -110,10 +113,12 @@ class Usage:
         self.prompt_tokens += response.prompt_tokens
         self.completion_tokens += response.completion_tokens
         self.model_time_s += response.latency_s
+        self.cached_tokens += response.cached_tokens
 
     def as_summary(self) -> dict[str, Any]:
         return {"model_calls": self.calls, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "model_time_s": round(self.model_time_s, 3)}
+                "completion_tokens": self.completion_tokens, "model_time_s": round(self.model_time_s, 3),
+                "cached_tokens": self.cached_tokens}
 
 
 DEFAULT_DEADLINE_S = 300.0  # seconds one chat() call may take in all: minutes, never tens of minutes
@@ -160,9 +165,23 @@ class ChatModel(abc.ABC):
     """
 
     path_options: ClassVar[tuple[str, ...]] = ()
+    # True when ``schema`` constrains decoding; other backends ignore it (callers still validate).
+    supports_schema: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._usage = Usage()
+        self._listeners: list[Callable[..., None]] = []
+
+    def listen(self, listener: Callable[..., None]) -> None:
+        """Call ``listener(kind, **data)`` for every exchange (``model_call``: the request's last
+        message and the answer with its tokens and time) and every verdict a caller reports on an
+        answer (``model_answer``, see :meth:`report`). The episode runner passes its trace."""
+        self._listeners.append(listener)
+
+    def report(self, **data: Any) -> None:
+        """What a caller made of an answer (accepted, or rejected and why), for the listeners."""
+        for listener in self._listeners:
+            listener("model_answer", model=self.name, **data)
 
     @property
     def name(self) -> str:
@@ -170,9 +189,11 @@ class ChatModel(abc.ABC):
         return type(self).__name__
 
     def chat(self, messages: Sequence[Message], *, max_tokens: int, temperature: float = 0.0,
-             stop: Sequence[str] | None = None) -> ChatResponse:
+             stop: Sequence[str] | None = None, schema: Mapping[str, Any] | None = None) -> ChatResponse:
         """Send one chat request. ``temperature`` 0 means greedy (deterministic where the backend
-        allows it). Raises :class:`embodied.errors.ModelError` when the backend fails."""
+        allows it). ``schema``: a JSON schema the answer is decoded under by backends with
+        :attr:`supports_schema`; others ignore it. Raises :class:`embodied.errors.ModelError`
+        when the backend fails."""
         if not messages:
             raise ValueError("chat() needs at least one message")
         for m in messages:
@@ -184,12 +205,22 @@ class ChatModel(abc.ABC):
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if isinstance(stop, str):
             raise TypeError("stop must be a sequence of strings, not one string")
-        request = ChatRequest(tuple(messages), max_tokens, float(temperature), tuple(stop or ()))
+        request = ChatRequest(tuple(messages), max_tokens, float(temperature), tuple(stop or ()),
+                              dict(schema) if schema is not None else None)
         t0 = time.perf_counter()
         response = self._chat(request)
         if response.latency_s <= 0.0:
             response = dataclasses.replace(response, latency_s=time.perf_counter() - t0)
         self._usage.add(response)
+        if self._listeners:
+            last = request.messages[-1]
+            event = {"model": self.name, "messages": len(request.messages), "last_role": last.role,
+                     "last_message": last.text, "images": sum(len(m.images) for m in request.messages),
+                     "schema": request.schema is not None, "answer": response.text,
+                     "prompt_tokens": response.prompt_tokens, "completion_tokens": response.completion_tokens,
+                     "cached_tokens": response.cached_tokens, "latency_s": round(response.latency_s, 3)}
+            for listener in self._listeners:
+                listener("model_call", **event)
         return response
 
     @abc.abstractmethod

@@ -90,7 +90,11 @@ class OpenAIChatModel(ChatModel):
     ``max_retries`` bounds the extra attempts; backoff doubles from ``backoff_s`` up to
     ``max_backoff_s`` seconds. ``stream`` measures time to first token.
     ``seed`` and ``extra_body`` are passed through to servers that accept them.
+    A request's ``schema`` goes as ``response_format`` (``json_schema``), which servers with
+    structured outputs decode under.
     """
+
+    supports_schema = True
 
     def __init__(self, model: str, base_url: str = "http://127.0.0.1:8000/v1", api_key_env: str | None = None,
                  timeout_s: float = 120.0, max_retries: int = 3, backoff_s: float = 1.0,
@@ -136,6 +140,9 @@ class OpenAIChatModel(ChatModel):
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.schema is not None:  # structured outputs (OpenAI, vLLM, llama.cpp server)
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "answer", "schema": request.schema, "strict": True}}
         if self.seed is not None:
             body["seed"] = self.seed
         if self.stream:
@@ -172,7 +179,8 @@ class OpenAIChatModel(ChatModel):
         return ChatResponse(text=text, prompt_tokens=int(usage.get("prompt_tokens") or 0),
                             completion_tokens=int(usage.get("completion_tokens") or 0),
                             latency_s=time.perf_counter() - t0, time_to_first_token_s=ttft,
-                            finish_reason="stop" if stopped else (finish or ""), raw=raw)
+                            finish_reason="stop" if stopped else (finish or ""), raw=raw,
+                            cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0))
 
     def _within(self, deadline: CallDeadline, problems: list[str], attempt: Callable[[threading.Event], T]) -> T:
         """``attempt(cancel)`` on a helper thread; stop waiting when the deadline is spent, set

@@ -44,8 +44,11 @@ def request_summary(request: ChatRequest) -> dict[str, Any]:
     for m in request.messages:
         parts = [{"text": p} if isinstance(p, str) else {"image_sha256": image_digest(p)} for p in m.parts]
         messages.append({"role": m.role, "parts": parts})
-    return {"messages": messages, "max_tokens": request.max_tokens, "temperature": request.temperature,
-            "stop": list(request.stop)}
+    summary = {"messages": messages, "max_tokens": request.max_tokens, "temperature": request.temperature,
+               "stop": list(request.stop)}
+    if request.schema is not None:  # only then: keys of schema-free requests stay as they were
+        summary["schema"] = request.schema
+    return summary
 
 
 def request_key(request: ChatRequest) -> str:
@@ -55,7 +58,7 @@ def request_key(request: ChatRequest) -> str:
 
 
 _RESPONSE_FIELDS = ("text", "prompt_tokens", "completion_tokens", "latency_s", "time_to_first_token_s",
-                    "finish_reason")
+                    "finish_reason", "cached_tokens")
 
 
 class ReplayChatModel(ChatModel):
@@ -120,13 +123,14 @@ class ReplayChatModel(ChatModel):
             fields = {k: entry.get(k) for k in _RESPONSE_FIELDS}
             fields["finish_reason"] = fields["finish_reason"] or ""
             fields["latency_s"] = float(fields["latency_s"] or 0.0)
+            fields["cached_tokens"] = int(fields["cached_tokens"] or 0)
             return ChatResponse(**fields, raw={"replayed": True, "key": key})
         if self.mode == "replay" or self.inner is None:
             raise ModelError(f"replay cassette {self.cassette} has no response for request {key[:16]} "
                              f"({_describe(request)}); record it with mode 'auto' or 'record'")
         self.misses += 1
         response = self.inner.chat(request.messages, max_tokens=request.max_tokens,
-                                   temperature=request.temperature, stop=request.stop)
+                                   temperature=request.temperature, stop=request.stop, schema=request.schema)
         stored = {k: getattr(response, k) for k in _RESPONSE_FIELDS}
         self._append({"format": FORMAT, "key": key, "n": occurrence, "model": self.inner.name,
                       "request": request_summary(request), "response": stored})

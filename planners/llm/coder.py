@@ -8,6 +8,7 @@ least one primitive. A refused program goes back to the model with the sandbox's
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox import check, help_text
-from embodied.types import Execution, Observation, Policy, Subgoal, Verdict
+from embodied.types import Execution, Observation, Policy, Subgoal, Verdict, to_jsonable
 from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
 from planners.llm.parsing import extract_code, gives_up
 from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images
+from planners.llm.skills import Skill, SkillLibrary
 
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
 
@@ -36,8 +38,14 @@ def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callabl
         if problems:
             listed = "; ".join(str(p) for p in problems[:5])
             raise OutputRejected(f"the sandbox refuses this program: {listed}")
-        called = {n.func.id for n in ast.walk(ast.parse(source))
-                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        tree = ast.parse(source)
+        called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        never = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                 and n.name not in called]
+        if never:
+            raise OutputRejected(f"the program defines {', '.join(f'{n}()' for n in never)} but never calls "
+                                 "it, so nothing would happen: write the steps at the top level, or call the "
+                                 "function at the end")
         if not called & set(api.names()):
             raise OutputRejected(f"the program calls none of the primitives ({', '.join(api.names())})")
         if previous is not None and _normalised(source) == _normalised(previous):
@@ -45,6 +53,25 @@ def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callabl
         return source
 
     return parse
+
+
+def repair_evidence(policy: Policy, execution: Execution, verdict: Verdict, limit: int = 900) -> str:
+    """The monitor's verdict, the text of the failing line, and the verdict's evidence as compact
+    JSON (object boxes, which condition failed and by how much), for the repair prompt."""
+    lines = [render.verdict(verdict)]
+    number = verdict.failed_line or execution.line
+    source = policy.source.splitlines()
+    if number is not None and 1 <= number <= len(source):
+        lines.append(f"failing line {number}: {source[number - 1].strip()}")
+    evidence = {k: v for k, v in verdict.evidence.items() if k != "visual_diff" and not _is_image(v)}
+    if evidence:
+        text = json.dumps(to_jsonable(evidence), separators=(",", ":"), default=str)
+        lines.append("evidence: " + (text if len(text) <= limit else text[: limit - 3] + "..."))
+    return "\n".join(lines)
+
+
+def _is_image(value: object) -> bool:
+    return hasattr(value, "shape") and getattr(value, "ndim", 0) >= 2
 
 
 def _normalised(source: str) -> str:
@@ -78,15 +105,27 @@ class LLMWriter(_Coder):
 
     def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 768,
                  temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
-                 prompts_dir: str | Path | None = None) -> None:
+                 prompts_dir: str | Path | None = None, library: str | Path | bool | None = None,
+                 library_k: int = 2) -> None:
         super().__init__(model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens,
                          temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
+        # library: a directory of the skill library (True: the default one under the cache)
+        self.library = None if library in (None, False) else SkillLibrary(None if library is True else library)
+        self.library_k = library_k
+        self.retrieved: list[Skill] = []  # of the most recent write, for the trace
 
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
         self.exchanges = []
-        prompt = self.prompts.fill("write", subgoal=render.subgoal_line(subgoal), conditions=render.conditions(subgoal),
-                                   scene=render.scene(observation), api=help_text(api))
+        line = render.subgoal_line(subgoal)
+        self.retrieved = self.library.nearest(line, api.domain, self.library_k) if self.library else []
+        examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n"
+                           for s in self.retrieved)
+        prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
+                                   scene=render.scene(observation), api=help_text(api), examples=examples)
+        if self.retrieved:
+            self.model.report(task="library", retrieved=[{"subgoal": s.subgoal, "similarity": round(s.similarity, 3)}
+                                                         for s in self.retrieved])
         source = ask(self.model, self._messages(api, prompt, observation), program_parser(api), task="program",
                      sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER, log=self.exchanges,
                      error=ProgramOutputError)
@@ -113,7 +152,8 @@ class LLMRepairer(_Coder):
             focus = next((c.index for c in execution.calls if not c.ok), None)
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
-                                   trace=render.trace(execution, focus), verdict=render.verdict(verdict),
+                                   trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
+                                                                                                 verdict),
                                    scene=render.scene(observation), api=help_text(api))
         program = program_parser(api, previous=policy.source)
 

@@ -34,3 +34,18 @@ class LLMCoderConfig:
     images: bool = False
     image_max_side: int = 512
     prompts_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class HybridPlannerConfig:
+    """Options of the ``hybrid`` planner: ``use_model`` ``fallback`` (the grammar first) or
+    ``always`` (the model first); ``replan_with_model``: ask the model when the grammar has nothing
+    left to try; ``max_steps``: the longest reading accepted (see :class:`LLMPlannerConfig`)."""
+
+    use_model: str = "fallback"
+    replan_with_model: bool = True
+    max_parse_retries: int = 1
+    max_tokens: int = 256
+    temperature: float = 0.0
+    max_steps: int = 8
+    prompts_dir: str | None = None

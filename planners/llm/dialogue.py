@@ -6,9 +6,9 @@ after ``retries`` feedback rounds the caller gets a typed :class:`ModelOutputErr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
@@ -38,24 +38,29 @@ class Sampling:
 
 def ask(model: ChatModel, messages: Sequence[Message], parse: Callable[[str], T], *, task: str,
         sampling: Sampling, prompts: PromptLibrary, reminder: str,
-        log: list[Exchange] | None = None, error: type[ModelOutputError] = ModelOutputError) -> T:
+        log: list[Exchange] | None = None, error: type[ModelOutputError] = ModelOutputError,
+        schema: Mapping[str, Any] | None = None) -> T:
     """Return ``parse(answer)``. When ``parse`` raises :class:`OutputRejected`, the answer and
     the ``feedback`` template (problem + ``reminder`` of the expected format) are appended and
     the model asked again, at most ``sampling.retries`` times; then ``error`` (a
-    :class:`ModelOutputError` class) with every answer and problem."""
+    :class:`ModelOutputError` class) with every answer and problem. ``schema``: a JSON schema
+    the answer is decoded under (backends that support it). Every answer, accepted or not, is
+    also reported to the model's listeners (:meth:`ChatModel.report`) for the trace."""
     if sampling.retries < 0:
         raise ValueError(f"retries must be >= 0, got {sampling.retries}")
     convo = list(messages)
     answers: list[str] = []
     problems: list[str] = []
     for attempt in range(sampling.retries + 1):
-        response = model.chat(convo, max_tokens=sampling.max_tokens, temperature=sampling.temperature)
+        response = model.chat(convo, max_tokens=sampling.max_tokens, temperature=sampling.temperature,
+                              schema=schema)
         answers.append(response.text)
         try:
             result = parse(response.text)
         except OutputRejected as exc:
             problem = str(exc)
             problems.append(problem)
+            model.report(task=task, attempt=attempt + 1, answer=response.text, rejected=problem)
             if log is not None:
                 log.append(Exchange(task, response.text, problem, response.prompt_tokens,
                                     response.completion_tokens, response.latency_s))
@@ -66,5 +71,6 @@ def ask(model: ChatModel, messages: Sequence[Message], parse: Callable[[str], T]
         if log is not None:
             log.append(Exchange(task, response.text, None, response.prompt_tokens, response.completion_tokens,
                                 response.latency_s))
+        model.report(task=task, attempt=attempt + 1, answer=response.text, rejected=None)
         return result
     raise error(task, answers, problems)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from embodied.types import Condition, Observation, Plan, Subgoal, SubgoalOutcome
 from planners.errors import PlanningError
 from planners.rule import subgoals as sg
-from planners.rule.grammar import FORMS, Grammar
+from planners.rule.grammar import FORMS, Grammar, Intent
 from planners.rule.lexicon import Lexicon, tokenise
 from planners.rule.scene import Scene, Thing, Workspace
 from planners.rule.semantics import Interpreter
@@ -61,11 +61,18 @@ class RulePlanner:
                 f"nothing to do in {instruction!r}: it names no action"
             raise PlanningError(problem, forms=FORMS)
         intents = self.grammar.parse(read.tokens)
+        notes = [f"read {typed!r} as {fixed!r}" for typed, fixed in read.corrections]
+        return self.plan_intents(instruction, intents, observation, notes)
+
+    def plan_intents(self, instruction: str, intents: list[Intent], observation: Observation,
+                     notes: Sequence[str] = ()) -> Plan:
+        """The plan for intents read by the grammar or by another reader (a language model, see
+        :mod:`planners.llm.reading`): resolved, laid out and ordered the same way."""
+        scene = Scene(observation, self.workspace)
         interpreter = Interpreter(scene)
         subgoals = interpreter.interpret(intents)
         goal = [c for s in subgoals for c in s.conditions]  # before pruning what already holds
-        notes = [f"read {typed!r} as {fixed!r}" for typed, fixed in read.corrections]
-        notes += interpreter.ctx.notes
+        notes = [*notes, *interpreter.ctx.notes]
         subgoals, dropped = prune(subgoals, scene)
         if dropped:
             notes.append("already true: " + "; ".join(s.description for s in dropped))

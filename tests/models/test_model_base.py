@@ -85,7 +85,8 @@ def test_usage_accumulates() -> None:
     u.add(ChatResponse("y", 7, 2, 0.25))
     assert (u.calls, u.model_calls, u.prompt_tokens, u.completion_tokens) == (2, 2, 17, 5)
     assert u.model_time_s == pytest.approx(0.75)
-    assert u.as_summary() == {"model_calls": 2, "prompt_tokens": 17, "completion_tokens": 5, "model_time_s": 0.75}
+    assert u.as_summary() == {"model_calls": 2, "prompt_tokens": 17, "completion_tokens": 5, "model_time_s": 0.75,
+                            "cached_tokens": 0}
 
 
 def _request(text: str = "hi", image: np.ndarray | None = None, **kw: object) -> ChatRequest:

@@ -202,7 +202,7 @@ def test_history_and_plan_are_compact() -> None:
 
 def test_every_template_fills() -> None:
     lib = PromptLibrary(PROMPTS_DIR)
-    for name in ("system", "decompose", "revise", "replan", "write", "repair", "feedback"):
+    for name in ("system", "decompose", "revise", "replan", "write", "repair", "feedback", "read", "examples_tabletop"):
         values = {k: f"<{k}>" for k in lib.get(name).names}
         text = lib.fill(name, **values)
         assert all(f"<{k}>" in text for k in values) and "$" not in text
@@ -220,6 +220,9 @@ def test_program_parser_uses_the_sandbox_check() -> None:
         parse("```python\nfly('a')\n```")
     with pytest.raises(OutputRejected, match="calls none of the primitives"):
         parse("```python\nx = 1 + 2\nprint(x)\n```")
+    with pytest.raises(OutputRejected, match=r"defines go\(\) but never calls it"):
+        parse("```python\ndef go():\n    pick('a')\n```")
+    assert "go()" in parse("```python\ndef go():\n    pick('a')\ngo()\n```")
     same = program_parser(_api(), previous="pick('a')\n")
     with pytest.raises(OutputRejected, match="same program"):
         same("```python\npick( 'a' )\n```")
@@ -319,3 +322,15 @@ def test_prompts_offer_the_kit_s_predicates_and_notes() -> None:
     assert notes.startswith("The world is a graphical user interface") and "Examples of plans" in notes
     with pytest.raises(ConditionSyntaxError, match="unknown predicate 'on'"):
         GUI_KIT.parse_condition("on(a, b)")
+
+
+def test_repair_evidence_shows_the_failing_line_and_the_evidence() -> None:
+    from planners.llm.coder import repair_evidence
+
+    policy = Policy(source="pick('red block')\nplace_on('blue block')\ncheckpoint('done')\n")
+    execution = Execution(status=ExecutionStatus.ERROR, line=2, error="missed", error_type="PlaceFailed")
+    verdict = Verdict(False, "geometric", FailureCategory.WRONG_PLACE, "red block is 4 cm off",
+                      evidence={"condition": "on(red block, blue block)", "offset_m": 0.04})
+    text = repair_evidence(policy, execution, verdict)
+    assert "failing line 2: place_on('blue block')" in text
+    assert '"offset_m":0.04' in text and "on(red block, blue block)" in text

@@ -267,6 +267,15 @@ def test_loop_rebuilds_a_knocked_over_stack() -> None:
     assert red[2] < green[2] < blue[2]
 
 
+def test_wall_time_budget_ends_the_episode_with_a_clear_result() -> None:
+    env = TableEnv(main_scene())
+    run = agent(LoopBudgets(max_wall_s=1e-6)).run("stack red, green and blue", env)
+    assert not run.finished and not run.outcomes  # checked before the first subgoal ran
+    assert "agent.max_wall_s" in run.failure
+    unlimited = agent(LoopBudgets(max_wall_s=600)).run("stack red, green and blue", TableEnv(main_scene()))
+    assert unlimited.finished
+
+
 def test_loop_repairs_missed_grasps() -> None:
     env = TableEnv(main_scene())
     env.table.fail["pick"] = [GraspMissed("closed on nothing"), GraspMissed("closed on nothing")]

@@ -1,0 +1,93 @@
+"""HybridPlanner (planner backend ``hybrid``): the grammar first, a language model when it cannot.
+
+- ``decompose``: ``model: fallback`` (default) parses with the domain's rule planner and asks
+  the model only when the grammar cannot read the instruction; ``model: always`` asks the model
+  first (the grammar is then the fallback when the model gives no usable reading).
+- The model's reading goes through the same layout as the grammar's
+  (:class:`planners.llm.reading.ModelReader`), so every subgoal has a typed action.
+- ``revise`` is the rule planner's (geometric upkeep of typed subgoals). ``replan``: the rule
+  planner's variants first; when it has nothing left to try and ``replan_with_model``, the model
+  reads the instruction again with what happened so far.
+
+Every plan note starts with who planned it (``planned by grammar`` / ``planned by model``), so
+the trace says which part planned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from embodied.domain import DomainKit
+from embodied.errors import ConfigError
+from embodied.models.base import ChatModel
+from embodied.types import Observation, Plan, SubgoalOutcome
+from planners.errors import PlanningError
+from planners.llm import render
+from planners.llm.dialogue import Exchange, Sampling
+from planners.llm.errors import ModelOutputError
+from planners.llm.reading import READINGS, ModelReader
+
+UseModel = Literal["fallback", "always"]
+
+
+class HybridPlanner:
+    """Planner backend ``hybrid`` (see the module docstring). ``max_parse_retries``: answers
+    sent back per model call; ``max_tokens``: per answer; ``max_steps``: longest reading."""
+
+    def __init__(self, model: ChatModel, kit: DomainKit, *, use_model: UseModel = "fallback",
+                 replan_with_model: bool = True, max_parse_retries: int = 1, max_tokens: int = 256,
+                 temperature: float = 0.0, max_steps: int = 8, prompts_dir: str | Path | None = None) -> None:
+        if use_model not in ("fallback", "always"):
+            raise ConfigError(f"use_model must be 'fallback' or 'always', got {use_model!r}",
+                              field="agent.planner_options.use_model")
+        if kit.name not in READINGS:
+            raise ConfigError(f"the hybrid planner has no model reading for the {kit.name!r} domain yet",
+                              field="agent.planner", hint=f"known: {', '.join(READINGS)}")
+        self.rule = kit.rule_planner()
+        self.reader = ModelReader(model, READINGS[kit.name], sampling=Sampling(max_tokens, temperature,
+                                                                              max_parse_retries),
+                                  max_steps=max_steps, prompts_dir=prompts_dir)
+        self.use_model = use_model
+        self.replan_with_model = replan_with_model
+        self.exchanges: list[Exchange] = []
+
+    def decompose(self, instruction: str, observation: Observation) -> Plan:
+        if self.use_model == "always":
+            try:
+                return self._by_model(instruction, observation, "asked first")
+            except ModelOutputError as exc:
+                plan = self.rule.decompose(instruction, observation)
+                return _noted(plan, f"planned by grammar (the model gave no usable reading: {exc})")
+        try:
+            plan = self.rule.decompose(instruction, observation)
+        except PlanningError as exc:
+            return self._by_model(instruction, observation, f"the grammar could not: {exc.problem}")
+        return _noted(plan, "planned by grammar")
+
+    def revise(self, plan: Plan, history: Sequence[SubgoalOutcome], observation: Observation) -> Plan:
+        return self.rule.revise(plan, history, observation)
+
+    def replan(self, plan: Plan, history: Sequence[SubgoalOutcome], observation: Observation) -> Plan:
+        new = self.rule.replan(plan, history, observation)
+        if new.subgoals or not self.replan_with_model:
+            return _noted(new, "replanned by grammar")
+        try:
+            return self._by_model(plan.instruction, observation, "the grammar had nothing left to try",
+                                  context=render.history(history), task="replan")
+        except ModelOutputError as exc:
+            return _noted(new, f"replanned by grammar (the model gave no usable plan either: {exc})")
+
+    def _by_model(self, instruction: str, observation: Observation, why: str, *, context: str = "",
+                  task: str = "plan") -> Plan:
+        try:
+            plan = self.reader.read(instruction, observation, self.rule.plan_intents, context=context, task=task)
+        finally:
+            self.exchanges = list(self.reader.exchanges)
+        return _noted(plan, f"planned by model ({why})")
+
+
+def _noted(plan: Plan, who: str) -> Plan:
+    plan.note = f"{who}; {plan.note}" if plan.note else who
+    return plan
