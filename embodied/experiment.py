@@ -110,13 +110,11 @@ def run_episode(cfg: ExperimentConfig, run_dir: Path | None = None, *, config_di
         log.event("episode_start", instruction=instruction, seed=getattr(cfg.env, "seed", None),
                   run_dir=str(run_dir))
         run = agent.run(instruction, env)
-        library = getattr(agent.writer, "library", None)
-        if library is not None and agent.closed_loop:  # the skill library learns only monitor-verified policies
-            from planners.llm import render
-            from planners.llm.skills import record_run
-
-            stored = record_run(library, env.domain, run.outcomes, run.attempts, render.scene(first))
-            log.event("skills_stored", count=stored, library=str(library.path))
+        learn = getattr(agent.writer, "learn", None)  # a writer that keeps verified policies (skill library)
+        if callable(learn) and agent.closed_loop:  # only monitor-checked attempts are worth keeping
+            stored = learn(env.domain, run, first)
+            if stored is not None:
+                log.event("skills_stored", **stored)
         goal, goal_source = goal_conditions(config_goal, run)
         success, details, truth = ground_truth(env, goal, goal_source)
         if not run.finished and success:

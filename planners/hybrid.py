@@ -27,6 +27,7 @@ from planners.errors import PlanningError
 from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling
 from planners.llm.errors import ModelOutputError
+from planners.llm.planner import LLMPlanner
 from planners.llm.reading import READINGS, ModelReader
 
 UseModel = Literal["fallback", "always"]
@@ -42,13 +43,15 @@ class HybridPlanner:
         if use_model not in ("fallback", "always"):
             raise ConfigError(f"use_model must be 'fallback' or 'always', got {use_model!r}",
                               field="agent.planner_options.use_model")
-        if kit.name not in READINGS:
-            raise ConfigError(f"the hybrid planner has no model reading for the {kit.name!r} domain yet",
-                              field="agent.planner", hint=f"known: {', '.join(READINGS)}")
         self.rule = kit.rule_planner()
+        # A domain with a model reading (the scene schema laid out by its rule planner) uses it;
+        # any other kit's model part is the kit-driven LLM planner (its actions, predicates, notes).
         self.reader = ModelReader(model, READINGS[kit.name], sampling=Sampling(max_tokens, temperature,
                                                                               max_parse_retries),
-                                  max_steps=max_steps, prompts_dir=prompts_dir)
+                                  max_steps=max_steps, prompts_dir=prompts_dir) if kit.name in READINGS else None
+        self.llm = None if self.reader is not None else LLMPlanner(
+            model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens, temperature=temperature,
+            prompts_dir=prompts_dir)
         self.use_model = use_model
         self.replan_with_model = replan_with_model
         self.exchanges: list[Exchange] = []
@@ -74,6 +77,9 @@ class HybridPlanner:
         if new.subgoals or not self.replan_with_model:
             return _noted(new, "replanned by grammar")
         try:
+            if self.llm is not None:
+                return _noted(self.llm.replan(plan, history, observation),
+                              "replanned by model (the grammar had nothing left to try)")
             return self._by_model(plan.instruction, observation, "the grammar had nothing left to try",
                                   context=render.history(history), task="replan")
         except ModelOutputError as exc:
@@ -81,6 +87,8 @@ class HybridPlanner:
 
     def _by_model(self, instruction: str, observation: Observation, why: str, *, context: str = "",
                   task: str = "plan") -> Plan:
+        if self.llm is not None:
+            return _noted(self.llm.decompose(instruction, observation), f"planned by model ({why})")
         try:
             plan = self.reader.read(instruction, observation, self.rule.plan_intents, context=context, task=task)
         finally:

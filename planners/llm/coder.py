@@ -8,9 +8,11 @@ least one primitive. A refused program goes back to the model with the sandbox's
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from embodied.domain import DomainKit
 from embodied.models.base import ChatModel, Message
@@ -23,7 +25,7 @@ from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
 from planners.llm.parsing import extract_code, gives_up
 from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images
-from planners.llm.skills import Skill, SkillLibrary
+from planners.llm.skills import Skill, SkillLibrary, record_run
 
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
 
@@ -63,7 +65,10 @@ def repair_evidence(policy: Policy, execution: Execution, verdict: Verdict, limi
     source = policy.source.splitlines()
     if number is not None and 1 <= number <= len(source):
         lines.append(f"failing line {number}: {source[number - 1].strip()}")
-    evidence = {k: v for k, v in verdict.evidence.items() if k != "visual_diff" and not _is_image(v)}
+    found = verdict.evidence
+    fields = dataclasses.fields(found) if dataclasses.is_dataclass(found) else ()
+    evidence = {f.name: getattr(found, f.name) for f in fields if f.name not in ("visual_diff", "notes")}
+    evidence = {k: v for k, v in evidence.items() if v not in (None, "", [], {}) and not _is_image(v)}
     if evidence:
         text = json.dumps(to_jsonable(evidence), separators=(",", ":"), default=str)
         lines.append("evidence: " + (text if len(text) <= limit else text[: limit - 3] + "..."))
@@ -115,11 +120,19 @@ class LLMWriter(_Coder):
         self.library_k = library_k
         self.retrieved: list[Skill] = []  # of the most recent write, for the trace
 
+    def learn(self, domain: str, run: Any, observation: Observation) -> dict[str, Any] | None:
+        """Store a closed-loop run's attempts in the skill library (verified or failed, by their
+        monitor verdicts); None without a library. ``run`` is the agent's ``AgentRun``."""
+        if self.library is None:
+            return None
+        stored = record_run(self.library, domain, run.outcomes, run.attempts, render.scene(observation))
+        return {"count": stored, "library": str(self.library.path)}
+
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
         self.exchanges = []
         line = render.subgoal_line(subgoal)
         self.retrieved = self.library.nearest(line, api.domain, self.library_k) if self.library else []
-        examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n"
+        examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n\n"
                            for s in self.retrieved)
         prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
                                    scene=render.scene(observation), api=help_text(api), examples=examples)

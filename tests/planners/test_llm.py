@@ -325,12 +325,14 @@ def test_prompts_offer_the_kit_s_predicates_and_notes() -> None:
 
 
 def test_repair_evidence_shows_the_failing_line_and_the_evidence() -> None:
+    from perception.monitors import GeometricEvidence
     from planners.llm.coder import repair_evidence
 
     policy = Policy(source="pick('red block')\nplace_on('blue block')\ncheckpoint('done')\n")
     execution = Execution(status=ExecutionStatus.ERROR, line=2, error="missed", error_type="PlaceFailed")
     verdict = Verdict(False, "geometric", FailureCategory.WRONG_PLACE, "red block is 4 cm off",
-                      evidence={"condition": "on(red block, blue block)", "offset_m": 0.04})
+                      evidence=GeometricEvidence(condition="on(red block, blue block)",
+                                                 boxes={"red block": {"position": [0.5, 0.04, 0.02]}}))
     text = repair_evidence(policy, execution, verdict)
     assert "failing line 2: place_on('blue block')" in text
-    assert '"offset_m":0.04' in text and "on(red block, blue block)" in text
+    assert '"position":[0.5,0.04,0.02]' in text and "on(red block, blue block)" in text
