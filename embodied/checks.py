@@ -96,7 +96,7 @@ def check_env(env: Any, kit: DomainKit, name: str, seed: int = 0) -> None:
     """An environment: ``reset`` returns an Observation and is deterministic under a seed (an env
     whose ``deterministic`` is False, a physical cell, shows the same objects again); ``observe``
     keeps the label; primitives match its kit; ``success`` is pure (same answer twice, no time
-    passes); ``stats`` counts ``sim_steps``."""
+    passes) and None where the world gives no ground truth; ``stats`` counts ``sim_steps``."""
     who = f"env {name!r}"
     require(env.domain == kit.name, who, f"domain {env.domain!r} is not its kit's {kit.name!r}")
     first = env.reset(seed=seed)
@@ -114,8 +114,8 @@ def check_env(env: Any, kit: DomainKit, name: str, seed: int = 0) -> None:
     require(isinstance(stats.get("sim_steps"), int), who, f"stats() has no integer sim_steps: {stats}")
     one = env.success([])
     two = env.success([])
-    require(isinstance(one, tuple) and isinstance(one[0], bool) and isinstance(one[1], dict), who,
-             f"success() must return (bool, dict), got {one!r}")
+    require(isinstance(one, tuple) and (one[0] is None or isinstance(one[0], bool)) and isinstance(one[1], dict), who,
+             f"success() must return (bool or None, dict), got {one!r}")
     require(one[0] == two[0] and env.stats()["sim_steps"] == stats["sim_steps"], who, "success() is not pure")
 
 

@@ -93,7 +93,10 @@ class GuiRulePlanner:
             notes.append("nothing to do")
         # The goal: the lasting states the steps set (a field's value, a box's state). What a tap
         # does is not known in advance; the final check holds those steps to having been achieved.
-        goal = [c for s in subgoals for c in s.conditions if c.predicate in LASTING]
+        # A typed value lasts only until a later tap may submit it (Send clears a compose box): such
+        # a value is judged when its own step runs, not again at the end.
+        goal = [c for i, s in enumerate(subgoals) for c in s.conditions if c.predicate in LASTING
+                and not (c.predicate == "field_value" and any(t.action == sg.TAP for t in subgoals[i + 1:]))]
         return Plan(instruction, subgoals, 0, "; ".join(notes), goal)
 
     # ------------------------------------------------------------------ revise (D-PoT)

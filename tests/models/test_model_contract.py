@@ -1,6 +1,6 @@
 """The model contract (:func:`embodied.checks.check_model`) over every registered model backend,
-each on the real SmolLM2-135M (in process, behind ``transformers serve``, and recorded then
-replayed through a cassette)."""
+each on a real model: SmolLM2-135M (in process, behind ``transformers serve``, and recorded then
+replayed through a cassette) and Qwen2.5-Coder-0.5B on llama.cpp."""
 
 from __future__ import annotations
 
@@ -25,5 +25,8 @@ def test_model_contract(name: str, request: pytest.FixtureRequest, tmp_path: Pat
         cassette = tmp_path / "contract.jsonl"
         checks.check_model(ReplayChatModel(cassette, mode="record", inner=request.getfixturevalue("smollm2")), name)
         checks.check_model(ReplayChatModel(cassette, mode="replay"), name)  # and played back without the model
+    elif name == "llamacpp":  # the smallest catalog code model, in this process
+        with build_model("llamacpp", {"model": "qwen2.5-coder-0.5b", "n_ctx": 1024, "share": "process"}) as model:
+            checks.check_model(model, name)
     else:
         pytest.fail(f"model backend {name!r} is registered but this test cannot build it")

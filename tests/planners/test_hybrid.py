@@ -11,6 +11,7 @@ from rule_fakes import main_scene
 from embodied.models import build_model
 from planners.errors import PlanningError
 from planners.hybrid import HybridPlanner
+from planners.kits.tabletop.kit import KIT as TABLETOP_KIT
 from planners.llm.dialogue import Sampling
 from planners.llm.errors import ModelOutputError, OutputRejected
 from planners.llm.reading import TABLETOP, ModelReader, steps_from_answer
@@ -81,7 +82,7 @@ def qwen_small():
 
 @pytest.mark.slow
 def test_hybrid_asks_the_model_only_when_the_grammar_cannot(qwen_small) -> None:
-    planner = HybridPlanner(qwen_small, max_tokens=160)
+    planner = HybridPlanner(qwen_small, TABLETOP_KIT, max_tokens=160)
     by_grammar = planner.decompose("put the red block on the green plate", main_scene())
     assert by_grammar.note.startswith("planned by grammar") and qwen_small.usage().calls == 0
     # no grammar form: the model reads it, under the scene schema, into typed subgoals
