@@ -1,4 +1,4 @@
-"""The model-free GUI planner, policy writer and repairer ("gui_rule" backends).
+"""The model-free GUI planner, policy writer and repairer (the GUI kit's `rule` backends).
 
 - :class:`GuiRulePlanner`: a grammar for GUI instructions grounded on the screen, revised after
   every subgoal from the new screen and a compact action history (D-PoT), with loop detection.

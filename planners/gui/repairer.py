@@ -38,7 +38,7 @@ class _Named:
 
 
 class GuiRepairer:
-    """Repairer backend "gui_rule". ``model`` is accepted and unused. ``closest_min`` is the text
+    """The GUI kit's `rule` repairer. ``model`` is accepted and unused. ``closest_min`` is the text
     similarity above which the closest visible text may stand in for a missing label (0.7: a slip
     of a letter or two, or the label inside a longer text; never a fragment of the label, which
     would be another element: "Jinny" is not "Jinny>Lynett")."""

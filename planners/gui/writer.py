@@ -47,7 +47,7 @@ class GuiPolicyOptions:
 
 
 class GuiTemplateWriter:
-    """Writer backend "gui_rule". ``model`` is accepted and unused (template-based)."""
+    """The GUI kit's `rule` writer. ``model`` is accepted and unused (template-based)."""
 
     def __init__(self, model: Any = None) -> None:
         self.model = model
