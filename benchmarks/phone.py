@@ -220,16 +220,18 @@ def run(tasks: list[Task], seeds: list[int], planner: str, verbose: bool) -> lis
                         ok, why = task.check(twin, ctx)
                         result.episodes += 1
                         result.successes += ok
-                        result.false_successes += episode.success and not ok
+                        # the agent's claim against the twin's state (a phone session has no truth of its own)
+                        result.false_successes += bool(episode.claimed_success) and not ok
                         result.steps.append(episode.sim_steps)
                         result.wall_s.append(wall)
                         result.confirmations += len(asked)
                         if not ok:
-                            claim = "claimed success" if episode.success else (episode.failure or "")[:160]
+                            claim = "claimed success" if episode.claimed_success else (episode.failure or "")[:160]
                             result.failures.append(f"seed {seed}: {instruction!r}: twin: {why}; agent: {claim}")
                         if verbose:
                             print(f"  {task.name} seed {seed}: {'ok' if ok else 'FAIL'}"
-                                  f"{' (FALSE SUCCESS)' if episode.success and not ok else ''} {episode.sim_steps} "
+                                  f"{' (FALSE SUCCESS)' if episode.claimed_success and not ok else ''} "
+                                  f"{episode.sim_steps} "
                                   f"steps {wall:.1f} s", flush=True)
                     results.append(result)
     finally:
