@@ -76,15 +76,24 @@ def _config(task: str, variant: str, seed: int, library: Path, instruction: dict
             out: Path) -> Path:
     agent = json.loads(json.dumps(VARIANTS[variant]).replace('"LIBRARY"', json.dumps(str(library))))
     data: dict[str, Any] = {
-        "include": [str(ROOT / f"configs/tabletop/{task}.yaml"), str(ROOT / "configs/presets/perturbed.yaml"),
-                    *([str(ROOT / "configs/presets/qwen_coder.yaml")] if variant != "rule" else [])],
+        "include": [str(ROOT / f"configs/tabletop/{task}.yaml"), str(ROOT / "configs/presets/perturbed.yaml")],
         "name": f"llm-{task}-{variant}", "agent": agent, "env": {"seed": seed}, "run": {"quiet": True},
     }
+    if variant != "rule":  # the live engine, never the preset's cassette: every call is measured
+        data["models"] = {"coder": _live_model()}
+        agent.setdefault("model", "coder")
     if instruction is not None:
         data["task"] = {"instruction": instruction["instruction"], "goal": instruction["goal"]}
     path = out / f"{task}-{variant}-{seed}-{abs(hash(json.dumps(data))) % 10**8}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+def _live_model() -> dict[str, Any]:
+    """The model of configs/presets/qwen_coder.yaml without its record/replay wrapper."""
+    preset = yaml.safe_load((ROOT / "configs/presets/qwen_coder.yaml").read_text(encoding="utf-8"))
+    model = preset["models"]["coder"]
+    return model["options"]["inner"] if model["backend"] == "replay" else model
 
 
 def _trace_figures(run_dir: Path) -> tuple[int, str]:

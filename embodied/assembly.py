@@ -98,7 +98,7 @@ def build_parts(agent: AgentConfig, kit: DomainKit, models: Mapping[str, Any], p
     if policy is not None:
         names = ("fixed", "fixed", "fixed")  # a given policy replaces planning; it is still checked
     else:
-        names = (agent.planner, agent.writer or agent.planner, agent.repairer or agent.planner)
+        names = (agent.planner, agent.part_name("writer"), agent.part_name("repairer"))
     planner = build("planner", names[0], available, agent.planner_options, "agent.planner_options", models)
     writer = build("writer", names[1], available, agent.writer_options, "agent.writer_options", models)
     repairer = build("repairer", names[2], available, agent.repairer_options, "agent.repairer_options", models)

@@ -75,7 +75,7 @@ WRITERS.register("rule", "embodied.domain:rule_writer", needs=("kit",),
                  summary="the domain kit's policy templates per action")
 WRITERS.register("fixed", "planners.fixed:FixedWriter", needs=("policy",), summary="returns task.policy unchanged")
 WRITERS.register("llm", "planners.llm:LLMWriter", needs=("model", "kit"),
-                 config="planners.llm.config:LLMCoderConfig", summary="a language model writes the code policy")
+                 config="planners.llm.config:LLMWriterConfig", summary="a language model writes the code policy")
 
 REPAIRERS = _make("repairer")
 REPAIRERS.register("rule", "embodied.domain:rule_repairer", needs=("kit",),

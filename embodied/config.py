@@ -71,8 +71,9 @@ class TaskConfig(StrictModel):
 
 class AgentConfig(StrictModel):
     planner: str = "rule"
-    writer: str | None = Field(default=None, description="defaults to the planner's name")
-    repairer: str | None = Field(default=None, description="defaults to the planner's name")
+    writer: str | None = Field(default=None, description="default: the planner's name if a writer has it, else rule")
+    repairer: str | None = Field(default=None,
+                                 description="default: the planner's name if a repairer has it, else rule")
     monitors: list[str] | None = Field(default=None, description="default: the domain kit's monitors")
     closed_loop: bool = Field(default=True, description="false: no monitoring, no repair (ablation)")
     repair_budget: int = Field(default=3, ge=0, le=50)
@@ -86,6 +87,14 @@ class AgentConfig(StrictModel):
     repairer_options: dict[str, Any] = Field(default_factory=dict)
     monitor_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per monitor name, e.g. {vlm: {model: my_vlm, visual_diff: pixels}}")
+
+    def part_name(self, kind: str) -> str:
+        """The writer or repairer by name: as configured, else the one named like the planner,
+        else ``rule`` (a ``hybrid`` plan is typed subgoals, which the rule parts act on)."""
+        named = self.writer if kind == "writer" else self.repairer
+        if named:
+            return named
+        return self.planner if self.planner in backends.registry(kind).names() else "rule"
 
     @field_validator("planner")
     @classmethod
@@ -168,8 +177,8 @@ def _check_part_options(agent: AgentConfig) -> None:
     from embodied.registry import parse_options
 
     parts = (("planner", agent.planner, agent.planner_options),
-             ("writer", agent.writer or agent.planner, agent.writer_options),
-             ("repairer", agent.repairer or agent.planner, agent.repairer_options))
+             ("writer", agent.part_name("writer"), agent.writer_options),
+             ("repairer", agent.part_name("repairer"), agent.repairer_options))
     for kind, name, options in parts:
         parse_options(backends.registry(kind), name, options, f"agent.{kind}_options")
     for name, options in agent.monitor_options.items():

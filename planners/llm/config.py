@@ -37,6 +37,16 @@ class LLMCoderConfig:
 
 
 @dataclass(frozen=True)
+class LLMWriterConfig(LLMCoderConfig):
+    """Options of the ``llm`` writer: those of :class:`LLMCoderConfig` plus the skill library.
+    ``library``: a directory shared by runs and sweep workers (true: the default one under the
+    user's cache; unset: none); ``library_k``: verified programs shown per write."""
+
+    library: str | bool | None = None
+    library_k: int = 2
+
+
+@dataclass(frozen=True)
 class HybridPlannerConfig:
     """Options of the ``hybrid`` planner: ``use_model`` ``fallback`` (the grammar first) or
     ``always`` (the model first); ``replan_with_model``: ask the model when the grammar has nothing

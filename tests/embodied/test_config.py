@@ -203,3 +203,17 @@ def test_part_options_reach_the_constructor_and_typos_are_config_errors(tmp_path
         load_config(write(tmp_path, GOOD + "  monitors: [trace]\n  monitor_options: {vlm: {}}\n"))
     with pytest.raises(ConfigError, match="not an entry of models"):
         load_config(write(tmp_path, GOOD + "  writer_options: {model: big}\n"))
+
+
+def test_unnamed_writer_and_repairer_follow_the_planner_or_fall_back_to_rule(tmp_path: Path) -> None:
+    """``hybrid`` has no writer of its own: its typed subgoals go to the rule parts. ``llm`` does."""
+    hybrid = load_config(write(tmp_path, GOOD.replace("planner: rule", "planner: hybrid")))
+    assert (hybrid.agent.part_name("writer"), hybrid.agent.part_name("repairer")) == ("rule", "rule")
+    llm = load_config(write(tmp_path, GOOD.replace("planner: rule", "planner: llm")))
+    assert (llm.agent.part_name("writer"), llm.agent.part_name("repairer")) == ("llm", "llm")
+    mixed = load_config(write(tmp_path, GOOD.replace("planner: rule", "planner: hybrid\n  writer: llm\n"
+                                                     "  writer_options: {library: skills, library_k: 3}")))
+    assert mixed.agent.part_name("writer") == "llm" and mixed.agent.writer_options["library_k"] == 3
+    with pytest.raises(ConfigError, match=r"agent.writer_options.library_k"):
+        load_config(write(tmp_path, GOOD.replace("planner: rule", "planner: hybrid\n  writer: llm\n"
+                                                 "  writer_options: {library_k: many}")))
