@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from embodied.errors import EmbodiedError
-from embodied.protocols import Environment, Monitor, Planner, Repairer, Writer
+from embodied.protocols import Environment, Monitor, PlanAwareWriter, Planner, Repairer, Writer
 from embodied.sandbox import Sandbox
 from embodied.types import (
     Attempt,
@@ -25,6 +25,7 @@ from embodied.types import (
     FailureCategory,
     Observation,
     Plan,
+    PlanView,
     Policy,
     Subgoal,
     SubgoalOutcome,
@@ -220,6 +221,9 @@ class Agent:
                 self.log.event("budget_exhausted", budget="max_subgoals", value=index)
                 return run
             subgoal = queue.pop(0)
+            if isinstance(self.writer, PlanAwareWriter):  # e.g. a model writer shows the whole plan
+                self.writer.see_plan(PlanView(instruction, [o.subgoal for o in run.outcomes if o.ok], subgoal,
+                                              list(queue)))
             outcome, observation = self._achieve(index, subgoal, api, env, observation, run)
             run.outcomes.append(outcome)
             index += 1

@@ -13,6 +13,7 @@ from embodied.types import (
     Execution,
     Observation,
     Plan,
+    PlanView,
     Policy,
     SceneObject,
     Subgoal,
@@ -88,6 +89,14 @@ class Planner(Protocol):
 
 class Writer(Protocol):
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy: ...
+
+
+@runtime_checkable
+class PlanAwareWriter(Protocol):
+    """A writer that also wants the whole plan: the agent calls :meth:`see_plan` before every
+    :meth:`Writer.write`. Optional: writers without it (the rule writers) never see the plan."""
+
+    def see_plan(self, view: PlanView) -> None: ...
 
 
 class Repairer(Protocol):

@@ -95,6 +95,23 @@ class Plan:
     goal: list[Condition] = field(default_factory=list)
 
 
+@dataclass
+class PlanView:
+    """The plan as it stands when one subgoal is about to be written: the instruction, the
+    subgoals achieved so far, the one being written (``current``) and those still to come. A
+    writer that sees it can write a step that fits the whole task (Code-as-Policies prompts)."""
+
+    instruction: str
+    done: list[Subgoal]
+    current: Subgoal
+    remaining: list[Subgoal]
+
+    @property
+    def subgoals(self) -> list[Subgoal]:
+        """The whole plan in order; ``current`` is at index ``len(done)``."""
+        return [*self.done, self.current, *self.remaining]
+
+
 # ---------------------------------------------------------------------------------------------
 # Observations
 

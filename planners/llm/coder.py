@@ -19,7 +19,7 @@ from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox import check, help_text
-from embodied.types import Execution, Observation, Policy, Subgoal, Verdict, to_jsonable
+from embodied.types import Execution, Observation, PlanView, Policy, Subgoal, Verdict, to_jsonable
 from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
@@ -119,6 +119,12 @@ class LLMWriter(_Coder):
         self.library = None if library in (None, False) else SkillLibrary(None if library is True else library)
         self.library_k = library_k
         self.retrieved: list[Skill] = []  # of the most recent write, for the trace
+        self.plan: PlanView | None = None  # the plan as the agent last showed it (see_plan)
+
+    def see_plan(self, view: PlanView) -> None:
+        """The agent shows the whole plan before each write; the prompt then gives the
+        instruction and one line per subgoal, the one being written marked."""
+        self.plan = view
 
     def learn(self, domain: str, run: Any, observation: Observation) -> dict[str, Any] | None:
         """Store a closed-loop run's attempts in the skill library (verified or failed, by their
@@ -134,8 +140,11 @@ class LLMWriter(_Coder):
         self.retrieved = self.library.nearest(line, api.domain, self.library_k) if self.library else []
         examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n\n"
                            for s in self.retrieved)
+        # the plan only when it is the one this subgoal belongs to (a writer used on its own has none)
+        plan = f"{render.plan_view(self.plan)}\n\n" if self.plan is not None and self.plan.current is subgoal else ""
         prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
-                                   scene=render.scene(observation), api=help_text(api), examples=examples)
+                                   scene=render.scene(observation), api=help_text(api), examples=examples,
+                                   plan=plan)
         if self.retrieved:
             self.model.report(task="library", retrieved=[{"subgoal": s.subgoal, "similarity": round(s.similarity, 3)}
                                                          for s in self.retrieved])

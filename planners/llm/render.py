@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from embodied.types import Execution, Observation, Subgoal, SubgoalOutcome, Verdict
+from embodied.types import Execution, Observation, PlanView, Subgoal, SubgoalOutcome, Verdict
 from perception.vlm import VlmEvidence
 from planners.llm.parsing import numbered
 
@@ -66,6 +66,16 @@ def plan_list(subgoals: Sequence[Subgoal]) -> str:
     if not subgoals:
         return "(empty)"
     return "\n".join(f"{i}. {subgoal_line(s)}" for i, s in enumerate(subgoals, 1))
+
+
+def plan_view(view: PlanView) -> str:
+    """The instruction and the whole plan, one line per subgoal (descriptions only: the subgoal
+    being written is stated in full elsewhere), the one being written marked."""
+    lines = [f"Instruction: {short(view.instruction, 400)}", "The whole plan:"]
+    for i, s in enumerate(view.subgoals, 1):
+        mark = " (done)" if i <= len(view.done) else " <- this program" if i == len(view.done) + 1 else ""
+        lines.append(f"{i}. {short(s.description, 120)}{mark}")
+    return "\n".join(lines)
 
 
 def history(outcomes: Sequence[SubgoalOutcome], limit: int = 12) -> str:
