@@ -275,6 +275,7 @@ class Agent:
         tries = 0
         while True:
             execution = self.sandbox.run(policy.source, api, checkpoint=env.observe)
+            execution.start = observation  # the view this attempt started from (a repairer's "before")
             self._record_checkpoints(index, execution)
             self.log.event("execution", index=index, version=policy.version, status=execution.status,
                            calls=execution.calls, stdout=execution.stdout, error=execution.error,

@@ -250,6 +250,9 @@ class Execution:
     category: FailureCategory = FailureCategory.NONE
     wall_time_s: float = 0.0
     steps: int = 0
+    # The agent's view of the world when the run started (set by the agent, never by the sandbox):
+    # what a repairer shows as "before" when no checkpoint was taken before the failed step.
+    start: Observation | None = None
 
     @property
     def ok(self) -> bool:

@@ -24,7 +24,7 @@ from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
 from planners.llm.parsing import extract_code, gives_up
-from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images
+from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images, rgb_views
 from planners.llm.skills import Skill, SkillLibrary, record_run
 
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
@@ -73,6 +73,31 @@ def repair_evidence(policy: Policy, execution: Execution, verdict: Verdict, limi
         text = json.dumps(to_jsonable(evidence), separators=(",", ":"), default=str)
         lines.append("evidence: " + (text if len(text) <= limit else text[: limit - 3] + "..."))
     return "\n".join(lines)
+
+
+def around_failure(execution: Execution, focus: int | None,
+                   now: Observation) -> list[tuple[str, Observation]]:
+    """The views just before and just after the failed step, labelled, for a vision model.
+    ``focus`` indexes ``execution.calls`` (None: the run as a whole failed). Before: the last
+    checkpoint taken before the failed call, else the view the run started from
+    (``execution.start``); after: the first checkpoint taken after it, else ``now``."""
+    views = [c for c in execution.checkpoints if c.observation is not None]
+    if focus is None:
+        earlier, later = [], views
+    else:
+        earlier = [c for c in views if c.after_call <= focus]
+        later = [c for c in views if c.after_call > focus]
+    step = f"call #{focus}" if focus is not None else "the run"
+    found: list[tuple[str, Observation]] = []
+    if earlier:
+        found.append((f"BEFORE the failed step ({step}): checkpoint {earlier[-1].label!r}", earlier[-1].observation))
+    elif execution.start is not None:
+        found.append((f"BEFORE the failed step ({step}): the world when the program started", execution.start))
+    if later:
+        found.append((f"AFTER the failed step ({step}): checkpoint {later[0].label!r}", later[0].observation))
+    else:
+        found.append((f"AFTER the failed step ({step}): the world now", now))
+    return found
 
 
 def _is_image(value: object) -> bool:
@@ -156,7 +181,8 @@ class LLMWriter(_Coder):
 
 class LLMRepairer(_Coder):
     """Repairer backend ``llm``: sends the failing code with line numbers, the calls around the
-    failed step and the verdict; returns the next policy version, or None when the model answers
+    failed step and the verdict (with ``images``: each camera's view before and after the failed
+    step, labelled, instead of the current view only); returns the next policy version, or None when the model answers
     ``GIVE UP``. Raises ``ProgramOutputError`` when no answer is usable within the retry budget."""
 
     def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 768,
@@ -165,6 +191,18 @@ class LLMRepairer(_Coder):
         super().__init__(model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens,
                          temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
+
+    def _repair_messages(self, prompt: str, execution: Execution, focus: int | None,
+                         observation: Observation) -> list[Message]:
+        """With ``images``: each camera's view before and after the failed step, each image
+        after a text label saying which it is (see :func:`around_failure`)."""
+        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.kit)))
+        parts: list[Any] = []
+        if self.images:
+            for label, seen in around_failure(execution, focus, observation):
+                for name, image in rgb_views(seen, self.image_max_side):
+                    parts += [f"{label}, {name}:", image]
+        return [system, Message.user(*parts, prompt)]
 
     def repair(self, subgoal: Subgoal, policy: Policy, execution: Execution, verdict: Verdict,
                observation: Observation, api: PrimitiveSet) -> Policy | None:
@@ -182,7 +220,7 @@ class LLMRepairer(_Coder):
         def parse(text: str) -> str | None:
             return None if gives_up(text) else program(text)
 
-        source = ask(self.model, self._messages(api, prompt, observation), parse, task="repair",
+        source = ask(self.model, self._repair_messages(prompt, execution, focus, observation), parse, task="repair",
                      sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER + " Or answer GIVE UP.",
                      log=self.exchanges, error=ProgramOutputError)
         if source is None:

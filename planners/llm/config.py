@@ -26,7 +26,8 @@ class LLMPlannerConfig:
 
 @dataclass(frozen=True)
 class LLMCoderConfig:
-    """Options of the ``llm`` writer and repairer (see :class:`LLMPlannerConfig`)."""
+    """Options of the ``llm`` writer and repairer (see :class:`LLMPlannerConfig`). With
+    ``images`` the repairer sends the views before and after the failed step, labelled."""
 
     max_parse_retries: int = 2
     max_tokens: int = 768

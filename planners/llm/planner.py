@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from embodied import naming
 from embodied.conditions import ConditionSyntaxError
@@ -40,10 +41,16 @@ def domain_notes(kit: DomainKit) -> str:
     return "\n".join(lines)
 
 
-def rgb_images(observation: Observation, max_side: int) -> list:
-    """Camera colour images (``<camera>/rgb``) and the screen (``screen``), downscaled."""
+def rgb_views(observation: Observation, max_side: int) -> list[tuple[str, Any]]:
+    """(name, image) of the camera colour images (``<camera>/rgb``) and the screen (``screen``),
+    downscaled."""
     keys = [k for k in sorted(observation.images) if k.endswith("/rgb") or k in ("rgb", "screen")]
-    return [fit_within(observation.images[k], max_side) for k in keys]
+    return [(k, fit_within(observation.images[k], max_side)) for k in keys]
+
+
+def rgb_images(observation: Observation, max_side: int) -> list:
+    """The images of :func:`rgb_views` alone."""
+    return [image for _, image in rgb_views(observation, max_side)]
 
 
 class LLMPlanner:

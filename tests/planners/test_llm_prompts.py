@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import pytest
 from recording_model import RecordingDouble
 
 from embodied.agent import Agent, HybridMonitor, LoopBudgets
@@ -15,18 +17,23 @@ from embodied.primitives import PrimitiveSet
 from embodied.protocols import PlanAwareWriter
 from embodied.sandbox import Sandbox
 from embodied.types import (
+    Checkpoint,
     Condition,
     Execution,
+    ExecutionStatus,
+    FailureCategory,
     Observation,
     Plan,
     PlanView,
+    Policy,
+    PrimitiveCall,
     Subgoal,
     SubgoalOutcome,
     Verdict,
 )
 from planners.fixed import NoRepair
 from planners.kits.tabletop.kit import KIT as TABLETOP
-from planners.llm import LLMWriter
+from planners.llm import LLMRepairer, LLMWriter
 from planners.rule import TemplateWriter
 
 
@@ -96,6 +103,7 @@ def test_the_writer_sees_the_instruction_and_the_whole_plan_with_its_subgoal_mar
                   LoopBudgets(repair=0, replan=0))
     run = agent.run("light up the house for the guests", world)
     assert run.finished and world.on == {"desk", "hall", "porch"}
+    assert all(a.execution.start is not None for a in run.attempts)  # each run knows where it started
     assert len(double.requests) == 3
     for k, name in enumerate(("desk", "hall", "porch")):
         prompt = double.prompt(k)
@@ -116,3 +124,55 @@ def test_a_writer_used_on_its_own_or_for_another_subgoal_shows_no_plan() -> None
     writer.see_plan(PlanView("light up", [], lamp("hall"), []))
     writer.write(lamp("desk"), api, seen)  # an equal-looking subgoal that is not the one shown
     assert all("The whole plan" not in double.prompt(i) and "Instruction:" not in double.prompt(i) for i in (0, 1))
+
+
+def view(shade: int, label: str) -> Observation:
+    return Observation(images={"front/rgb": np.full((24, 32, 3), shade, np.uint8)}, label=label)
+
+
+def failed_run(start: Observation | None) -> tuple[Execution, Verdict]:
+    """switch_on("desk") passed its checkpoint, switch_on("hall") (call #1) raised."""
+    calls = [PrimitiveCall(0, "switch_on", ["desk"], {}, line=1),
+             PrimitiveCall(1, "switch_on", ["hall"], {}, line=3, error_type="PrimitiveError", error="no power",
+                           category=FailureCategory.EXCEPTION)]
+    checkpoints = [Checkpoint("desk on", 1, 2, view(60, "desk on")), Checkpoint("error", 2, 3, view(200, "error"))]
+    execution = Execution(ExecutionStatus.ERROR, calls, checkpoints, error_type="PrimitiveError", error="no power",
+                          line=3, category=FailureCategory.EXCEPTION, start=start)
+    return execution, Verdict(False, "trace", FailureCategory.EXCEPTION, "no power", failed_call=1, failed_line=3)
+
+
+POLICY = Policy('switch_on("desk")\ncheckpoint("desk on")\nswitch_on("hall")\n')
+FIXED = '```python\nswitch_on("hall")\nswitch_on("porch")\n```'
+
+
+@pytest.mark.parametrize("images", [True, False])
+def test_a_repair_request_carries_the_views_before_and_after_the_failed_step(images: bool) -> None:
+    double = RecordingDouble([FIXED])
+    execution, verdict = failed_run(start=view(10, "start"))
+    repairer = LLMRepairer(double, TABLETOP, max_parse_retries=0, images=images)
+    new = repairer.repair(lamp("hall"), POLICY, execution, verdict, view(200, "now"), LampWorld().primitives())
+    assert new is not None and new.version == 1
+    parts = double.requests[0].messages[-1].parts
+    pictures = [p for p in parts if not isinstance(p, str)]
+    if not images:
+        assert pictures == [] and sum(len(m.images) for m in double.requests[0].messages) == 0
+        return
+    assert len(pictures) == 2
+    labels = [parts[i - 1] for i, p in enumerate(parts) if not isinstance(p, str)]
+    assert labels[0].startswith("BEFORE the failed step (call #1)") and "'desk on'" in labels[0]
+    assert labels[1].startswith("AFTER the failed step (call #1)") and "'error'" in labels[1]
+    assert all("front/rgb" in label for label in labels)
+    # the checkpoint images themselves: before the failed call (shade 60) and after it (shade 200)
+    assert [int(p.mean()) for p in pictures] == [60, 200]
+
+
+def test_with_no_checkpoint_before_the_failure_the_start_view_is_before() -> None:
+    double = RecordingDouble([FIXED])
+    execution, verdict = failed_run(start=view(10, "start"))
+    execution.checkpoints = execution.checkpoints[1:]  # only the closing one
+    LLMRepairer(double, TABLETOP, max_parse_retries=0, images=True).repair(
+        lamp("hall"), POLICY, execution, verdict, view(200, "now"), LampWorld().primitives())
+    parts = double.requests[0].messages[-1].parts
+    pictures = [p for p in parts if not isinstance(p, str)]
+    assert [int(p.mean()) for p in pictures] == [10, 200]
+    assert "the world when the program started" in parts[0]
