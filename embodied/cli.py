@@ -141,12 +141,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve_model(args: argparse.Namespace) -> int:
-    from embodied.config import load_config
+    from embodied.config import load_models
     from embodied.models.llamacpp import serve_settings
     from embodied.models.llamacpp_server import serve_forever
 
-    cfg = load_config(args.config, [])
-    serve_forever(serve_settings(cfg.models, args.model, host=args.host, port=args.port))
+    # only models: is read, so a preset (configs/presets/*.yaml: no task, no world) can be served
+    serve_forever(serve_settings(load_models(args.config), args.model, host=args.host, port=args.port))
     return 0
 
 

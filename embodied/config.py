@@ -499,6 +499,23 @@ def load_config_data(path: str | Path, overrides: typing.Sequence[str] = ()) -> 
     return data, lines
 
 
+class ModelsSection(BaseModel):
+    """Only the ``models:`` of a config: ``serve-model`` serves a preset's model, which states
+    no task or world. The other sections are left to :func:`load_config`."""
+
+    model_config = ConfigDict(extra="ignore")
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+
+
+def load_models(path: str | Path) -> dict[str, ModelConfig]:
+    """The validated ``models:`` of a config file (includes composed). Raises :class:`ConfigError`."""
+    data, lines = _load_with_includes(Path(path))
+    try:
+        return ModelsSection.model_validate(data).models
+    except ValidationError as exc:
+        raise validation_error(exc, ModelsSection, (), lines, str(path)) from None
+
+
 def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> ExperimentConfig:
     """Read, compose, override and validate a config. Raises :class:`ConfigError` only."""
     path = Path(path)

@@ -217,3 +217,17 @@ def test_unnamed_writer_and_repairer_follow_the_planner_or_fall_back_to_rule(tmp
     with pytest.raises(ConfigError, match=r"agent.writer_options.library_k"):
         load_config(write(tmp_path, GOOD.replace("planner: rule", "planner: hybrid\n  writer: llm\n"
                                                  "  writer_options: {library_k: many}")))
+
+
+def test_the_models_of_a_preset_load_without_a_task(tmp_path: Path) -> None:
+    """serve-model reads models: only, so the preset the README serves needs no task or world."""
+    from embodied.config import load_models
+
+    models = load_models(ROOT / "configs" / "presets" / "qwen_coder.yaml")
+    assert list(models) == ["coder"] and models["coder"].backend == "replay"
+    assert models["coder"].options["inner"]["options"]["model"] == "qwen2.5-coder-1.5b"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: {instruction: x}\nmodels:\n  coder: {backend: llamacp}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="llamacp") as err:
+        load_models(bad)
+    assert err.value.line == 3 and "models.coder.backend" in str(err.value)
