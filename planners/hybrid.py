@@ -1,4 +1,6 @@
-"""HybridPlanner (planner backend ``hybrid``): the grammar first, a language model when it cannot.
+"""HybridPlanner (planner backend ``hybrid``): the grammar first, a language model when it cannot;
+and the ``hybrid`` writer and repairer that go with it (templates for typed steps, the model for
+the rest).
 
 - ``decompose``: ``model: fallback`` (default) parses with the domain's rule planner and asks
   the model only when the grammar cannot read the instruction; ``model: always`` asks the model
@@ -17,14 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from embodied.domain import DomainKit
 from embodied.errors import ConfigError
 from embodied.models.base import ChatModel
-from embodied.types import Observation, Plan, SubgoalOutcome
+from embodied.primitives import PrimitiveSet
+from embodied.types import Execution, Observation, Plan, PlanView, Policy, Subgoal, SubgoalOutcome, Verdict
 from planners.errors import PlanningError
 from planners.llm import render
+from planners.llm.coder import LLMRepairer, LLMWriter
 from planners.llm.dialogue import Exchange, Sampling
 from planners.llm.errors import ModelOutputError
 from planners.llm.planner import LLMPlanner
@@ -99,3 +103,49 @@ class HybridPlanner:
 def _noted(plan: Plan, who: str) -> Plan:
     plan.note = f"{who}; {plan.note}" if plan.note else who
     return plan
+
+
+class HybridWriter:
+    """Writer backend ``hybrid``: the kit's templates for a subgoal with one of the domain's typed
+    actions (the grammar's steps, a model reading laid out as typed steps), the model for a step
+    the domain has no action for (e.g. a model's plan step on a GUI, which says what to do in
+    words). Options are those of the ``llm`` writer; the trace tells them apart by
+    ``Policy.origin``."""
+
+    def __init__(self, model: ChatModel, kit: DomainKit, **llm_options: Any) -> None:
+        self.kit = kit
+        self.rule = kit.rule_writer()
+        self.llm = LLMWriter(model, kit, **llm_options)
+
+    def typed(self, subgoal: Subgoal) -> bool:
+        """Whether the templates take this subgoal: its action is one of the domain's (invalid
+        arguments of a known action are the planner's fault: the rule writer says so)."""
+        return bool(subgoal.action) and subgoal.action in self.kit.actions
+
+    def see_plan(self, view: PlanView) -> None:
+        self.llm.see_plan(view)
+
+    def learn(self, domain: str, run: Any, observation: Observation) -> dict[str, Any] | None:
+        return self.llm.learn(domain, run, observation)
+
+    def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
+        writer = self.rule if self.typed(subgoal) else self.llm
+        return writer.write(subgoal, api, observation)
+
+
+class HybridRepairer:
+    """Repairer backend ``hybrid``: the kit's category repairs for policies its templates wrote;
+    the model for the policies the model wrote, and for a template policy the rule repairer has
+    no repair left for. Options are those of the ``llm`` repairer."""
+
+    def __init__(self, model: ChatModel, kit: DomainKit, **llm_options: Any) -> None:
+        self.rule = kit.rule_repairer()
+        self.llm = LLMRepairer(model, kit, **llm_options)
+
+    def repair(self, subgoal: Subgoal, policy: Policy, execution: Execution, verdict: Verdict,
+               observation: Observation, api: PrimitiveSet) -> Policy | None:
+        if not policy.origin.startswith("llm"):
+            new = self.rule.repair(subgoal, policy, execution, verdict, observation, api)
+            if new is not None:
+                return new
+        return self.llm.repair(subgoal, policy, execution, verdict, observation, api)

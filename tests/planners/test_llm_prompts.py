@@ -176,3 +176,46 @@ def test_with_no_checkpoint_before_the_failure_the_start_view_is_before() -> Non
     pictures = [p for p in parts if not isinstance(p, str)]
     assert [int(p.mean()) for p in pictures] == [10, 200]
     assert "the world when the program started" in parts[0]
+
+
+# ------------------------------------------------------------------------------ hybrid writer and repairer
+
+
+def gui_api() -> PrimitiveSet:
+    api = PrimitiveSet("gui")
+
+    def tap(target: str) -> None:
+        """Tap the element described by ``target``."""
+
+    api.add(tap)
+    return api
+
+
+def test_the_hybrid_writer_templates_typed_steps_and_asks_the_model_for_the_rest() -> None:
+    from planners.hybrid import HybridRepairer, HybridWriter
+    from planners.kits.gui.kit import KIT as GUI
+
+    double = RecordingDouble(['```python\ntap("TWO")\ncheckpoint("tapped")\n```'])
+    writer = HybridWriter(double, GUI, max_parse_retries=0)
+    typed = writer.write(Subgoal('click "ONE"', "tap", {"target": "ONE button", "label": "ONE"}), gui_api(),
+                         Observation())
+    assert typed.origin == "gui_rule" and 'tap("ONE button")' in typed.source and not double.requests
+    worded = Subgoal("press the button that is not ONE")
+    view = PlanView("press the other button", [], worded, [])
+    writer.see_plan(view)  # passed on to the model writer
+    free = writer.write(worded, gui_api(), Observation())
+    assert free.origin == "llm" and free.source.startswith('tap("TWO")') and len(double.requests) == 1
+    assert "Instruction: press the other button" in double.prompt(0)
+    # the repairer: the model for the model's policy (the rule repairer knows no untyped step)
+    repairer = HybridRepairer(double, GUI, max_parse_retries=0)
+    double.answers = ['```python\ntap("TWO button")\n```']
+    failed = Execution(ExecutionStatus.ERROR, error="not found", error_type="ElementNotFound", line=1)
+    new = repairer.repair(worded, free, failed, Verdict(False, "trace", FailureCategory.NOT_FOUND, "not found"),
+                          Observation(), gui_api())
+    assert new is not None and new.origin == "llm-repair" and len(double.requests) == 2
+    # a template policy goes to the rule repairer first; what it declines goes to the model
+    typed_sub = Subgoal('click "ONE"', "tap", {"target": "ONE button", "label": "ONE"})
+    odd = Verdict(False, "trace", FailureCategory.UNKNOWN, "something odd")
+    assert repairer.rule.repair(typed_sub, typed, failed, odd, Observation(), gui_api()) is None
+    again = repairer.repair(typed_sub, typed, failed, odd, Observation(), gui_api())
+    assert again is not None and again.origin == "llm-repair" and len(double.requests) == 3
