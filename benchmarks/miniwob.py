@@ -261,7 +261,7 @@ def hybrid_config(path: Path, model: str | None, use_model: str, episode_time_s:
         options["model"] = model
     data["models"] = {"coder": {"backend": backend, "options": options}}
     agent = data.setdefault("agent", {})
-    agent.update({"planner": "hybrid", "writer": "hybrid", "repairer": "hybrid", "model": "coder"})
+    agent.update({"planner": "hybrid", "writer": "rule_or_llm", "repairer": "rule_or_llm", "model": "coder"})
     agent["planner_options"] = {**agent.get("planner_options", {}), "use_model": use_model}
     return validate(data, lines, str(path))
 

@@ -76,7 +76,7 @@ WRITERS.register("rule", "embodied.domain:rule_writer", needs=("kit",),
 WRITERS.register("fixed", "planners.fixed:FixedWriter", needs=("policy",), summary="returns task.policy unchanged")
 WRITERS.register("llm", "planners.llm:LLMWriter", needs=("model", "kit"),
                  config="planners.llm.config:LLMWriterConfig", summary="a language model writes the code policy")
-WRITERS.register("hybrid", "planners.hybrid:HybridWriter", needs=("model", "kit"),
+WRITERS.register("rule_or_llm", "planners.hybrid:TemplateOrModelWriter", needs=("model", "kit"),
                  config="planners.llm.config:LLMWriterConfig",
                  summary="the kit's templates for typed steps, a language model for steps the domain has no action for")
 
@@ -86,7 +86,7 @@ REPAIRERS.register("rule", "embodied.domain:rule_repairer", needs=("kit",),
 REPAIRERS.register("fixed", "planners.fixed:NoRepair", summary="never repairs")
 REPAIRERS.register("llm", "planners.llm:LLMRepairer", needs=("model", "kit"),
                    config="planners.llm.config:LLMCoderConfig", summary="a language model repairs the failing code")
-REPAIRERS.register("hybrid", "planners.hybrid:HybridRepairer", needs=("model", "kit"),
+REPAIRERS.register("rule_or_llm", "planners.hybrid:RuleOrModelRepairer", needs=("model", "kit"),
                    config="planners.llm.config:LLMCoderConfig",
                    summary="the kit's repairs for template policies, a language model for the rest")
 

@@ -1,5 +1,5 @@
 """HybridPlanner (planner backend ``hybrid``): the grammar first, a language model when it cannot;
-and the ``hybrid`` writer and repairer that go with it (templates for typed steps, the model for
+and the ``rule_or_llm`` writer and repairer that go with it (templates for typed steps, the model for
 the rest).
 
 - ``decompose``: ``model: fallback`` (default) parses with the domain's rule planner and asks
@@ -105,12 +105,12 @@ def _noted(plan: Plan, who: str) -> Plan:
     return plan
 
 
-class HybridWriter:
-    """Writer backend ``hybrid``: the kit's templates for a subgoal with one of the domain's typed
-    actions (the grammar's steps, a model reading laid out as typed steps), the model for a step
-    the domain has no action for (e.g. a model's plan step on a GUI, which says what to do in
-    words). Options are those of the ``llm`` writer; the trace tells them apart by
-    ``Policy.origin``."""
+class TemplateOrModelWriter:
+    """Writer backend ``rule_or_llm``, for hybrid plans: the kit's templates for a subgoal with
+    one of the domain's typed actions (the grammar's steps, a model reading laid out as typed
+    steps), the model for a step the domain has no action for (e.g. a model's plan step on a GUI,
+    which says what to do in words). Options are those of the ``llm`` writer; the trace tells
+    them apart by ``Policy.origin``."""
 
     def __init__(self, model: ChatModel, kit: DomainKit, **llm_options: Any) -> None:
         self.kit = kit
@@ -133,8 +133,8 @@ class HybridWriter:
         return writer.write(subgoal, api, observation)
 
 
-class HybridRepairer:
-    """Repairer backend ``hybrid``: the kit's category repairs for policies its templates wrote;
+class RuleOrModelRepairer:
+    """Repairer backend ``rule_or_llm``: the kit's category repairs for policies its templates wrote;
     the model for the policies the model wrote, and for a template policy the rule repairer has
     no repair left for. Options are those of the ``llm`` repairer."""
 

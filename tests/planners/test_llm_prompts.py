@@ -192,11 +192,11 @@ def gui_api() -> PrimitiveSet:
 
 
 def test_the_hybrid_writer_templates_typed_steps_and_asks_the_model_for_the_rest() -> None:
-    from planners.hybrid import HybridRepairer, HybridWriter
+    from planners.hybrid import RuleOrModelRepairer, TemplateOrModelWriter
     from planners.kits.gui.kit import KIT as GUI
 
     double = RecordingDouble(['```python\ntap("TWO")\ncheckpoint("tapped")\n```'])
-    writer = HybridWriter(double, GUI, max_parse_retries=0)
+    writer = TemplateOrModelWriter(double, GUI, max_parse_retries=0)
     typed = writer.write(Subgoal('click "ONE"', "tap", {"target": "ONE button", "label": "ONE"}), gui_api(),
                          Observation())
     assert typed.origin == "gui_rule" and 'tap("ONE button")' in typed.source and not double.requests
@@ -207,7 +207,7 @@ def test_the_hybrid_writer_templates_typed_steps_and_asks_the_model_for_the_rest
     assert free.origin == "llm" and free.source.startswith('tap("TWO")') and len(double.requests) == 1
     assert "Instruction: press the other button" in double.prompt(0)
     # the repairer: the model for the model's policy (the rule repairer knows no untyped step)
-    repairer = HybridRepairer(double, GUI, max_parse_retries=0)
+    repairer = RuleOrModelRepairer(double, GUI, max_parse_retries=0)
     double.answers = ['```python\ntap("TWO button")\n```']
     failed = Execution(ExecutionStatus.ERROR, error="not found", error_type="ElementNotFound", line=1)
     new = repairer.repair(worded, free, failed, Verdict(False, "trace", FailureCategory.NOT_FOUND, "not found"),
