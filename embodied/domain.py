@@ -237,17 +237,19 @@ class DomainKit:
         """A condition string in this domain's predicates. Raises ``ConditionSyntaxError``."""
         return parse_condition(text, self.predicates)
 
-    def plan_schema(self, max_subgoals: int | None = None) -> dict[str, Any]:
+    def plan_schema(self, max_subgoals: int | None = None, *, allow_empty: bool = False) -> dict[str, Any]:
         """JSON schema of a plan in this domain, for constrained decoding: ``{"subgoals": [...]}``,
         each a description, one of the kit's typed actions with its arguments, and a condition
-        (free text, read with :meth:`parse_condition`)."""
-        step = {"type": "object", "required": ["description", "action", "args", "condition"],
-                "additionalProperties": False,
-                "properties": {"description": {"type": "string"}, "condition": {"type": "string"},
-                               "action": {"enum": self.actions.names()}, "args": {"type": "object"}},
-                "anyOf": [{"properties": {"action": a["properties"]["action"], "args": a["properties"]["args"]}}
+        (free text, read with :meth:`parse_condition`). ``allow_empty``: ``[]`` is a plan (a
+        revision or replan saying nothing is left to do)."""
+        # One whole object per action (not shared properties narrowed by anyOf): grammar
+        # converters such as llguidance then keep every required key.
+        step = {"anyOf": [{"type": "object", "required": ["description", "action", "args", "condition"],
+                           "additionalProperties": False,
+                           "properties": {"description": {"type": "string"}, "action": a["properties"]["action"],
+                                          "args": a["properties"]["args"], "condition": {"type": "string"}}}
                           for a in self.actions.schema()["anyOf"]]}
-        subgoals: dict[str, Any] = {"type": "array", "items": step, "minItems": 1}
+        subgoals: dict[str, Any] = {"type": "array", "items": step, "minItems": 0 if allow_empty else 1}
         if max_subgoals is not None:
             subgoals["maxItems"] = max_subgoals
         return {"type": "object", "required": ["subgoals"], "additionalProperties": False,

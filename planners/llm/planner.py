@@ -15,6 +15,7 @@ from typing import Any
 from embodied import naming
 from embodied.conditions import ConditionSyntaxError
 from embodied.domain import DomainKit
+from embodied.errors import DomainError
 from embodied.models.base import ChatModel, Message
 from embodied.models.images import fit_within
 from embodied.models.prompting import PromptLibrary
@@ -86,7 +87,7 @@ class LLMPlanner:
         """Raises :class:`planners.llm.errors.ModelOutputError` (a ``PlanningError``) when the
         model gives no usable plan within the retry budget."""
         prompt = self.prompts.fill("decompose", instruction=instruction, scene=render.scene(observation),
-                                   predicates=self.kit.predicate_syntax())
+                                   predicates=self.kit.predicate_syntax(), actions=self._actions_text())
         subgoals, note = self._ask("plan", prompt, observation, allow_empty=False)
         return Plan(instruction, subgoals, 0, note)
 
@@ -98,7 +99,7 @@ class LLMPlanner:
             return Plan(plan.instruction, remaining, plan.revision, plan.note)
         prompt = self.prompts.fill("revise", instruction=plan.instruction, history=render.history(history),
                                    remaining=render.plan_list(remaining), scene=render.scene(observation),
-                                   predicates=self.kit.predicate_syntax())
+                                   predicates=self.kit.predicate_syntax(), actions=self._actions_text())
         subgoals, note = self._ask("revised plan", prompt, observation, allow_empty=True)
         return Plan(plan.instruction, subgoals, plan.revision + 1, note)
 
@@ -109,11 +110,34 @@ class LLMPlanner:
                    f"{failed.category}: {render.short(failed.why, 300)}") if failed else "(unknown)"
         prompt = self.prompts.fill("replan", instruction=plan.instruction, history=render.history(history),
                                    failure=failure, remaining=render.plan_list(plan.subgoals),
-                                   scene=render.scene(observation), predicates=self.kit.predicate_syntax())
+                                   scene=render.scene(observation), predicates=self.kit.predicate_syntax(),
+                                   actions=self._actions_text())
         subgoals, note = self._ask("new plan", prompt, observation, allow_empty=True)
         return Plan(plan.instruction, subgoals, plan.revision + 1, note or ("no way found" if not subgoals else ""))
 
     # -----------------------------------------------------------------------------------------
+
+    @property
+    def typed(self) -> bool:
+        """Plans are decoded under the kit's plan schema (typed actions): when the model can
+        decode under a schema and the domain has actions."""
+        return bool(self.model.supports_schema and self.kit.actions.names())
+
+    def _actions_text(self) -> str:
+        """For typed plans: the domain's actions with their arguments (``?``: optional) and one
+        example step, so the model knows what the schema asks of it. Empty otherwise."""
+        if not self.typed:
+            return ""
+        lines = ['Each subgoal also names one of these actions in "action" with its arguments in "args" '
+                 '(? marks an optional argument):']
+        for cls in self.kit.actions:
+            args = cls.json_schema()["properties"]["args"]
+            names = [n if n in args["required"] else f"{n}?" for n in args["properties"]]
+            lines.append(f"- {cls.action}({', '.join(names)})")
+        example = next((e["subgoals"][0] for e in self.kit.examples() if e.get("subgoals")), None)
+        if example is not None and "action" in example:
+            lines.append("For example: " + json.dumps(example))
+        return "\n".join(lines) + "\n\n"
 
     def _messages(self, prompt: str, observation: Observation) -> list[Message]:
         system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.kit)))
@@ -125,8 +149,9 @@ class LLMPlanner:
         self.exchanges = []
         reader = PlanReader(observation, self.kit, max_subgoals=self.max_subgoals, allow_empty=allow_empty,
                             strict_attempts=self.sampling.retries)
+        schema = self.kit.plan_schema(self.max_subgoals, allow_empty=allow_empty) if self.typed else None
         steps = ask(self.model, self._messages(prompt, observation), reader, task=task, sampling=self.sampling,
-                    prompts=self.prompts, reminder=PLAN_REMINDER, log=self.exchanges)
+                    prompts=self.prompts, reminder=PLAN_REMINDER, log=self.exchanges, schema=schema)
         subgoals, dropped = to_subgoals(steps, self.kit, [o.name for o in observation.objects])
         notes = ["llm", *reader.notes]
         if dropped:
@@ -162,6 +187,19 @@ class PlanReader:
             self.notes.append(f"{len(steps) - self.max_subgoals} subgoal(s) beyond max_subgoals="
                               f"{self.max_subgoals} left out")
             steps = steps[: self.max_subgoals]
+        untyped = []
+        for step in steps:
+            if not step.action:
+                continue
+            try:
+                self.kit.actions.parse(Subgoal(step.description, step.action, dict(step.args)))
+            except DomainError as exc:
+                if strict:
+                    raise OutputRejected(f"{exc}; give one of the listed actions with its arguments") from exc
+                untyped.append(f"{step.description!r} ({exc})")
+                step.action, step.args = "", {}  # a step in words: a model writer can still do it
+        if untyped:
+            self.notes.append("actions dropped: " + "; ".join(untyped))
         unknown = unknown_objects(steps, self.observation, self.kit)
         if unknown and strict:
             known = ", ".join(o.name for o in self.observation.objects)

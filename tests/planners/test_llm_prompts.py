@@ -219,3 +219,44 @@ def test_the_hybrid_writer_templates_typed_steps_and_asks_the_model_for_the_rest
     assert repairer.rule.repair(typed_sub, typed, failed, odd, Observation(), gui_api()) is None
     again = repairer.repair(typed_sub, typed, failed, odd, Observation(), gui_api())
     assert again is not None and again.origin == "llm-repair" and len(double.requests) == 3
+
+
+# ------------------------------------------------------------------------------ typed plans on a GUI
+
+
+class SchemaDouble(RecordingDouble):
+    """Says it decodes under a schema, so the planner sends one (the double does not enforce it:
+    the planner's own check of the answer is what the test drives)."""
+
+    supports_schema = True
+
+
+def test_a_model_plans_a_gui_in_typed_actions_that_the_templates_act_on() -> None:
+    from embodied.types import UIElement
+    from planners.hybrid import TemplateOrModelWriter
+    from planners.kits.gui.kit import KIT as GUI
+    from planners.llm import LLMPlanner
+
+    untyped_args = '{"subgoals": [{"description": "click TWO", "action": "tap", "args": {}, "condition": ""}]}'
+    typed = ('{"subgoals": [{"description": "click TWO", "action": "tap", "args": {"target": "TWO", '
+             '"label": "TWO"}, "condition": ""}]}')
+    double = SchemaDouble([untyped_args, typed])
+    screen = Observation(elements=[UIElement("1", "button", "ONE", (0, 0, 40, 20)),
+                                   UIElement("2", "button", "TWO", (50, 0, 90, 20))])
+    plan = LLMPlanner(double, GUI, max_parse_retries=1).decompose('Click on the "TWO" button.', screen)
+    first = double.requests[0]
+    assert first.schema == GUI.plan_schema(12) and "- tap(target, label?" in double.prompt(0)
+    assert "action 'tap' needs argument 'target'" in double.prompt(1)  # the first answer went back
+    (step,) = plan.subgoals
+    assert (step.action, step.args) == ("tap", {"target": "TWO", "label": "TWO"})
+    policy = TemplateOrModelWriter(double, GUI).write(step, gui_api(), screen)
+    assert policy.origin == "gui_rule" and 'tap("TWO")' in policy.source and len(double.requests) == 2
+
+
+def test_a_model_without_schema_decoding_plans_in_words_as_before() -> None:
+    from planners.kits.gui.kit import KIT as GUI
+    from planners.llm import LLMPlanner
+
+    double = RecordingDouble(['{"subgoals": [{"description": "click TWO", "condition": ""}]}'])
+    LLMPlanner(double, GUI).decompose("Click TWO.", Observation())
+    assert double.requests[0].schema is None and '"action"' not in double.prompt(0)
