@@ -124,8 +124,9 @@ class LLMPlanner:
         return bool(self.model.supports_schema and self.kit.actions.names())
 
     def _actions_text(self) -> str:
-        """For typed plans: the domain's actions with their arguments (``?``: optional) and one
-        example step, so the model knows what the schema asks of it. Empty otherwise."""
+        """For typed plans: the domain's actions with their arguments (``?``: optional) and the
+        form of one step (placeholders, not a real step: small models copy real ones), so the
+        model knows what the schema asks of it. Empty otherwise."""
         if not self.typed:
             return ""
         lines = ['Each subgoal also names one of these actions in "action" with its arguments in "args" '
@@ -134,9 +135,10 @@ class LLMPlanner:
             args = cls.json_schema()["properties"]["args"]
             names = [n if n in args["required"] else f"{n}?" for n in args["properties"]]
             lines.append(f"- {cls.action}({', '.join(names)})")
-        example = next((e["subgoals"][0] for e in self.kit.examples() if e.get("subgoals")), None)
-        if example is not None and "action" in example:
-            lines.append("For example: " + json.dumps(example))
+        first = next(iter(self.kit.actions)).json_schema()["properties"]["args"]
+        form = {"description": "<what to do, in words>", "action": next(iter(self.kit.actions)).action,
+                "args": {n: "<...>" for n in first["required"]}, "condition": "<a condition, or empty>"}
+        lines.append("A step has this form: " + json.dumps(form))
         return "\n".join(lines) + "\n\n"
 
     def _messages(self, prompt: str, observation: Observation) -> list[Message]:
