@@ -88,16 +88,16 @@ def around_failure(execution: Execution, focus: int | None,
         earlier = [c for c in views if c.after_call <= focus]
         later = [c for c in views if c.after_call > focus]
     step = f"call #{focus}" if focus is not None else "the run"
-    found: list[tuple[str, Observation]] = []
+    labelled: list[tuple[str, Observation]] = []
     if earlier:
-        found.append((f"BEFORE the failed step ({step}): checkpoint {earlier[-1].label!r}", earlier[-1].observation))
+        labelled.append((f"BEFORE the failed step ({step}): checkpoint {earlier[-1].label!r}", earlier[-1].observation))
     elif execution.start is not None:
-        found.append((f"BEFORE the failed step ({step}): the world when the program started", execution.start))
+        labelled.append((f"BEFORE the failed step ({step}): the world when the program started", execution.start))
     if later:
-        found.append((f"AFTER the failed step ({step}): checkpoint {later[0].label!r}", later[0].observation))
+        labelled.append((f"AFTER the failed step ({step}): checkpoint {later[0].label!r}", later[0].observation))
     else:
-        found.append((f"AFTER the failed step ({step}): the world now", now))
-    return found
+        labelled.append((f"AFTER the failed step ({step}): the world now", now))
+    return labelled
 
 
 def _is_image(value: object) -> bool:
