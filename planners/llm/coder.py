@@ -19,12 +19,13 @@ from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox import check, help_text
-from embodied.types import Execution, Observation, Policy, Subgoal, Verdict, to_jsonable
+from embodied.types import Execution, FailureCategory, Observation, Policy, Subgoal, Verdict, to_jsonable
 from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
 from planners.llm.parsing import extract_code, gives_up
-from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images
+from planners.llm.planner import PROMPTS_DIR, rgb_images
+from planners.llm.reading import compact_scene
 from planners.llm.skills import Skill, SkillLibrary, record_run
 
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
@@ -42,8 +43,12 @@ def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callabl
             raise OutputRejected(f"the sandbox refuses this program: {listed}")
         tree = ast.parse(source)
         called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-        never = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-                 and n.name not in called]
+        defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        shadowed = [n for n in defined if n in api or n == "checkpoint"]
+        if shadowed:
+            raise OutputRejected(f"the program defines {', '.join(f'{n}()' for n in shadowed)}, which already "
+                                 "exist: call them, do not define them")
+        never = [n for n in defined if n not in called]
         if never:
             raise OutputRejected(f"the program defines {', '.join(f'{n}()' for n in never)} but never calls "
                                  "it, so nothing would happen: write the steps at the top level, or call the "
@@ -98,9 +103,16 @@ class _Coder:
         self.exchanges: list[Exchange] = []  # of the most recent call, for the trace
 
     def _messages(self, api: PrimitiveSet, prompt: str, observation: Observation) -> list[Message]:
-        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.kit)))
+        """The kit's notes, the API, the rules and the kit's example programs as chat turns, then
+        ``prompt``. Everything before ``prompt`` is the same for every write and repair of a
+        domain, so an engine with a prefix cache evaluates it once."""
+        system = Message.system(self.prompts.fill("code_system", notes=self.kit.notes(),
+                                                  api=help_text(api, brief=True)))
+        shots: list[Message] = []
+        for subgoal, code in self.kit.programs():
+            shots += [Message.user(f"Subgoal: {subgoal}"), Message.assistant(f"```python\n{code}\n```")]
         images = rgb_images(observation, self.image_max_side) if self.images else []
-        return [system, Message.user(*images, prompt)]
+        return [system, *shots, Message.user(*images, prompt)]
 
 
 class LLMWriter(_Coder):
@@ -135,7 +147,7 @@ class LLMWriter(_Coder):
         examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n\n"
                            for s in self.retrieved)
         prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
-                                   scene=render.scene(observation), api=help_text(api), examples=examples)
+                                   scene=compact_scene(observation), examples=examples)
         if self.retrieved:
             self.model.report(task="library", retrieved=[{"subgoal": s.subgoal, "similarity": round(s.similarity, 3)}
                                                          for s in self.retrieved])
@@ -167,8 +179,12 @@ class LLMRepairer(_Coder):
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
                                    trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
                                                                                                  verdict),
-                                   scene=render.scene(observation), api=help_text(api))
-        program = program_parser(api, previous=policy.source)
+                                   scene=compact_scene(observation))
+        # after a fault of the world (a slip, a missed grasp, a nudge off the target) the same
+        # steps from where things are now are a fair repair; after anything else they are not
+        retry_ok = verdict.category in (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED,
+                                        FailureCategory.WRONG_PLACE)
+        program = program_parser(api, previous=None if retry_ok else policy.source)
 
         def parse(text: str) -> str | None:
             return None if gives_up(text) else program(text)
