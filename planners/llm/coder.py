@@ -123,13 +123,14 @@ class LLMWriter(_Coder):
     def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 768,
                  temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
                  prompts_dir: str | Path | None = None, library: str | Path | bool | None = None,
-                 library_k: int = 2) -> None:
+                 library_k: int = 2, reuse_verified: bool = True) -> None:
         super().__init__(model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens,
                          temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
         # library: a directory of the skill library (True: the default one under the cache)
         self.library = None if library in (None, False) else SkillLibrary(None if library is True else library)
         self.library_k = library_k
+        self.reuse_verified = reuse_verified  # a verified program of the same subgoal runs without a model call
         self.retrieved: list[Skill] = []  # of the most recent write, for the trace
 
     def learn(self, domain: str, run: Any, observation: Observation) -> dict[str, Any] | None:
@@ -144,6 +145,9 @@ class LLMWriter(_Coder):
         self.exchanges = []
         line = render.subgoal_line(subgoal)
         self.retrieved = self.library.nearest(line, api.domain, self.library_k) if self.library else []
+        reused = self._reuse(line, api)
+        if reused is not None:
+            return reused
         examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n\n"
                            for s in self.retrieved)
         prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
@@ -155,6 +159,20 @@ class LLMWriter(_Coder):
                      sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER, log=self.exchanges,
                      error=ProgramOutputError)
         return Policy(source=source, version=0, origin="llm")
+
+
+    def _reuse(self, line: str, api: PrimitiveSet) -> Policy | None:
+        """A verified program of the very same subgoal (same text, same domain), run as it is
+        with no model call; it must still pass the checks a model's answer passes."""
+        if not self.reuse_verified or not self.retrieved or self.retrieved[0].subgoal != line:
+            return None
+        try:
+            source = program_parser(api)(f"```python\n{self.retrieved[0].code}\n```")
+        except OutputRejected:
+            return None
+        self.model.report(task="library", reused={"subgoal": line,
+                                                  "similarity": round(self.retrieved[0].similarity, 3)})
+        return Policy(source=source, version=0, origin="library")
 
 
 class LLMRepairer(_Coder):
