@@ -28,6 +28,9 @@ from planners.llm.planner import PROMPTS_DIR, rgb_images
 from planners.llm.reading import compact_scene
 from planners.llm.skills import Skill, SkillLibrary, record_run
 
+WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED, FailureCategory.WRONG_PLACE)
+GIVE_UP_OFFER = (" Only if no program can achieve the subgoal (an object it needs does not exist), answer"
+                 " exactly: GIVE UP")
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
 
 
@@ -193,22 +196,22 @@ class LLMRepairer(_Coder):
         focus = verdict.failed_call
         if focus is None:
             focus = next((c.index for c in execution.calls if not c.ok), None)
+        # after a fault of the world (a slip, a missed grasp, a nudge off the target) the same
+        # steps from where things are now are a fair repair, and giving up is not offered
+        retry_ok = verdict.category in WORLD_FAULTS
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
                                    trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
                                                                                                  verdict),
-                                   scene=compact_scene(observation))
-        # after a fault of the world (a slip, a missed grasp, a nudge off the target) the same
-        # steps from where things are now are a fair repair; after anything else they are not
-        retry_ok = verdict.category in (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED,
-                                        FailureCategory.WRONG_PLACE)
+                                   scene=compact_scene(observation), give_up="" if retry_ok else GIVE_UP_OFFER)
         program = program_parser(api, previous=None if retry_ok else policy.source)
 
         def parse(text: str) -> str | None:
             return None if gives_up(text) else program(text)
 
         source = ask(self.model, self._messages(api, prompt, observation), parse, task="repair",
-                     sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER + " Or answer GIVE UP.",
+                     sampling=self.sampling, prompts=self.prompts,
+                     reminder=CODE_REMINDER + ("" if retry_ok else " Or answer GIVE UP."),
                      log=self.exchanges, error=ProgramOutputError)
         if source is None:
             return None
