@@ -183,9 +183,11 @@ def main() -> int:
                                                                 if v not in VARIANTS]
         if unknown:
             parser.error(f"unknown family or variant: {', '.join(unknown)}")
-        for variant in args.variants.split(","):
-            seeds = 1 if variant in ONE_SEED else args.seeds
-            jobs += [(f, variant, s, None) for f in families for s in range(seeds)]
+        # family by family, so a run cut short still compares the variants on the families it did
+        for family in families:
+            for variant in args.variants.split(","):
+                seeds = 1 if variant in ONE_SEED else args.seeds
+                jobs += [(family, variant, s, None) for s in range(seeds)]
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:

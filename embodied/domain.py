@@ -278,6 +278,18 @@ class DomainKit:
             out.append(data)
         return out
 
+    def programs(self) -> list[tuple[str, str]]:
+        """Few-shot code policies, ``(subgoal, code)``, one file each in ``examples/programs/*.py``
+        in name order; a file's first line is ``# subgoal: <the subgoal it achieves>``."""
+        folder = self.folder / "examples" / "programs"
+        out = []
+        for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+            head, _, code = path.read_text(encoding="utf-8").partition("\n")
+            if not head.startswith("# subgoal:") or not code.strip():
+                raise DomainError(f"{path}: a program example starts with '# subgoal: ...' and has code after it")
+            out.append((head.removeprefix("# subgoal:").strip(), code.strip()))
+        return out
+
     # -- model-free parts ------------------------------------------------------------------------
     def rule_planner(self, **options: Any) -> Any:
         return load_target(self.planner)(**options)

@@ -21,8 +21,9 @@ class Primitive:
     signature: inspect.Signature
     doc: str
 
-    def spec(self) -> str:
-        """One entry of the API listing: the signature, then the docstring indented."""
+    def spec(self, brief: bool = False) -> str:
+        """One entry of the API listing: the signature, then the docstring indented (``brief``:
+        its first sentence on the same line, for prompts where every token costs time)."""
         params = []
         for p in self.signature.parameters.values():
             text = f"{p.name}: {_type_name(p.annotation)}"
@@ -30,8 +31,18 @@ class Primitive:
                 text += f" = {p.default!r}"
             params.append(text)
         ret = _type_name(self.signature.return_annotation)
+        head = f"{self.name}({', '.join(params)}) -> {ret}"
+        if brief:
+            return f"{head}  # {first_sentence(self.doc)}"
         body = "\n".join("    " + line for line in self.doc.splitlines())
-        return f"{self.name}({', '.join(params)}) -> {ret}\n{body}"
+        return f"{head}\n{body}"
+
+
+def first_sentence(doc: str) -> str:
+    """The docstring's first sentence, on one line."""
+    text = " ".join(doc.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
 
 
 def _type_name(annotation: Any) -> str:
@@ -140,6 +151,6 @@ class PrimitiveSet:
     def __iter__(self) -> Iterator[Primitive]:
         return iter(self._items.values())
 
-    def spec(self) -> str:
-        """The API listing for prompts and ``help()``."""
-        return "\n\n".join(p.spec() for p in self)
+    def spec(self, brief: bool = False) -> str:
+        """The API listing for prompts and ``help()`` (``brief``: one line per primitive)."""
+        return ("\n" if brief else "\n\n").join(p.spec(brief) for p in self)

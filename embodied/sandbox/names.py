@@ -71,9 +71,16 @@ def _math_namespace() -> Any:
 _MATH = _math_namespace()  # immutable, so one instance serves every run
 
 
-def help_text(primitives: PrimitiveSet) -> str:
-    """What ``help()`` prints: the primitive API, then the rest of what a policy may use."""
+def help_text(primitives: PrimitiveSet, brief: bool = False) -> str:
+    """What ``help()`` prints: the primitive API, then the rest of what a policy may use.
+    ``brief``: one line per primitive and no builtins list, for model prompts."""
     errors = sorted(_primitive_error_classes(primitives))
+    if brief:
+        return "\n".join([
+            primitives.spec(brief=True),
+            "checkpoint(label: str) -> None  # Record the world here for the monitors.",
+            "Exceptions a primitive may raise: " + ", ".join(errors),
+        ])
     return "\n".join([
         "Primitives:",
         "",

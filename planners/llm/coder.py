@@ -19,14 +19,18 @@ from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox import check, help_text
-from embodied.types import Execution, Observation, PlanView, Policy, Subgoal, Verdict, to_jsonable
+from embodied.types import Execution, FailureCategory, Observation, PlanView, Policy, Subgoal, Verdict, to_jsonable
 from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
 from planners.llm.parsing import extract_code, gives_up
-from planners.llm.planner import PROMPTS_DIR, domain_notes, rgb_images, rgb_views
+from planners.llm.planner import PROMPTS_DIR, rgb_images, rgb_views
+from planners.llm.reading import compact_scene
 from planners.llm.skills import Skill, SkillLibrary, record_run
 
+WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED, FailureCategory.WRONG_PLACE)
+GIVE_UP_OFFER = (" Only if no program can achieve the subgoal (an object it needs does not exist), answer"
+                 " exactly: GIVE UP")
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
 
 
@@ -42,8 +46,12 @@ def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callabl
             raise OutputRejected(f"the sandbox refuses this program: {listed}")
         tree = ast.parse(source)
         called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-        never = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-                 and n.name not in called]
+        defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        shadowed = [n for n in defined if n in api or n == "checkpoint"]
+        if shadowed:
+            raise OutputRejected(f"the program defines {', '.join(f'{n}()' for n in shadowed)}, which already "
+                                 "exist: call them, do not define them")
+        never = [n for n in defined if n not in called]
         if never:
             raise OutputRejected(f"the program defines {', '.join(f'{n}()' for n in never)} but never calls "
                                  "it, so nothing would happen: write the steps at the top level, or call the "
@@ -122,10 +130,20 @@ class _Coder:
         self.prompts = PromptLibrary(PROMPTS_DIR, prompts_dir)
         self.exchanges: list[Exchange] = []  # of the most recent call, for the trace
 
-    def _messages(self, api: PrimitiveSet, prompt: str, observation: Observation) -> list[Message]:
-        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.kit)))
-        images = rgb_images(observation, self.image_max_side) if self.images else []
-        return [system, Message.user(*images, prompt)]
+    def _messages(self, api: PrimitiveSet, prompt: str, observation: Observation,
+                  parts: list[Any] | None = None) -> list[Message]:
+        """The kit's notes, the API, the rules and the kit's example programs as chat turns, then
+        ``prompt``. Everything before ``prompt`` is the same for every write and repair of a
+        domain, so an engine with a prefix cache evaluates it once. ``parts``: what goes before
+        ``prompt`` in the last turn instead of the current images (with ``images``)."""
+        system = Message.system(self.prompts.fill("code_system", notes=self.kit.notes(),
+                                                  api=help_text(api, brief=True)))
+        shots: list[Message] = []
+        for subgoal, code in self.kit.programs():
+            shots += [Message.user(f"Subgoal: {subgoal}"), Message.assistant(f"```python\n{code}\n```")]
+        if parts is None:
+            parts = rgb_images(observation, self.image_max_side) if self.images else []
+        return [system, *shots, Message.user(*parts, prompt)]
 
 
 class LLMWriter(_Coder):
@@ -136,13 +154,14 @@ class LLMWriter(_Coder):
     def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 768,
                  temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
                  prompts_dir: str | Path | None = None, library: str | Path | bool | None = None,
-                 library_k: int = 2) -> None:
+                 library_k: int = 2, reuse_verified: bool = True) -> None:
         super().__init__(model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens,
                          temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
         # library: a directory of the skill library (True: the default one under the cache)
         self.library = None if library in (None, False) else SkillLibrary(None if library is True else library)
         self.library_k = library_k
+        self.reuse_verified = reuse_verified  # a verified program of the same subgoal runs without a model call
         self.retrieved: list[Skill] = []  # of the most recent write, for the trace
         self.plan: PlanView | None = None  # the plan as the agent last showed it (see_plan)
 
@@ -163,13 +182,15 @@ class LLMWriter(_Coder):
         self.exchanges = []
         line = render.subgoal_line(subgoal)
         self.retrieved = self.library.nearest(line, api.domain, self.library_k) if self.library else []
+        reused = self._reuse(line, api)
+        if reused is not None:
+            return reused
         examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n\n"
                            for s in self.retrieved)
         # the plan only when it is the one this subgoal belongs to (a writer used on its own has none)
         plan = f"{render.plan_view(self.plan)}\n\n" if self.plan is not None and self.plan.current is subgoal else ""
         prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
-                                   scene=render.scene(observation), api=help_text(api), examples=examples,
-                                   plan=plan)
+                                   scene=compact_scene(observation), examples=examples, plan=plan)
         if self.retrieved:
             self.model.report(task="library", retrieved=[{"subgoal": s.subgoal, "similarity": round(s.similarity, 3)}
                                                          for s in self.retrieved])
@@ -177,6 +198,20 @@ class LLMWriter(_Coder):
                      sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER, log=self.exchanges,
                      error=ProgramOutputError)
         return Policy(source=source, version=0, origin="llm")
+
+
+    def _reuse(self, line: str, api: PrimitiveSet) -> Policy | None:
+        """A verified program of the very same subgoal (same text, same domain), run as it is
+        with no model call; it must still pass the checks a model's answer passes."""
+        if not self.reuse_verified or not self.retrieved or self.retrieved[0].subgoal != line:
+            return None
+        try:
+            source = program_parser(api)(f"```python\n{self.retrieved[0].code}\n```")
+        except OutputRejected:
+            return None
+        self.model.report(task="library", reused={"subgoal": line,
+                                                  "similarity": round(self.retrieved[0].similarity, 3)})
+        return Policy(source=source, version=0, origin="library")
 
 
 class LLMRepairer(_Coder):
@@ -192,17 +227,15 @@ class LLMRepairer(_Coder):
                          temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
 
-    def _repair_messages(self, prompt: str, execution: Execution, focus: int | None,
-                         observation: Observation) -> list[Message]:
+    def _views(self, execution: Execution, focus: int | None, observation: Observation) -> list[Any]:
         """With ``images``: each camera's view before and after the failed step, each image
-        after a text label saying which it is (see :func:`around_failure`)."""
-        system = Message.system(self.prompts.fill("system", domain_notes=domain_notes(self.kit)))
+        after a text label saying which it is (see :func:`around_failure`); else nothing."""
         parts: list[Any] = []
         if self.images:
             for label, seen in around_failure(execution, focus, observation):
                 for name, image in rgb_views(seen, self.image_max_side):
                     parts += [f"{label}, {name}:", image]
-        return [system, Message.user(*parts, prompt)]
+        return parts
 
     def repair(self, subgoal: Subgoal, policy: Policy, execution: Execution, verdict: Verdict,
                observation: Observation, api: PrimitiveSet) -> Policy | None:
@@ -210,18 +243,22 @@ class LLMRepairer(_Coder):
         focus = verdict.failed_call
         if focus is None:
             focus = next((c.index for c in execution.calls if not c.ok), None)
+        # after a fault of the world (a slip, a missed grasp, a nudge off the target) the same
+        # steps from where things are now are a fair repair, and giving up is not offered
+        retry_ok = verdict.category in WORLD_FAULTS
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
                                    trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
                                                                                                  verdict),
-                                   scene=render.scene(observation), api=help_text(api))
-        program = program_parser(api, previous=policy.source)
+                                   scene=compact_scene(observation), give_up="" if retry_ok else GIVE_UP_OFFER)
+        program = program_parser(api, previous=None if retry_ok else policy.source)
 
         def parse(text: str) -> str | None:
             return None if gives_up(text) else program(text)
 
-        source = ask(self.model, self._repair_messages(prompt, execution, focus, observation), parse, task="repair",
-                     sampling=self.sampling, prompts=self.prompts, reminder=CODE_REMINDER + " Or answer GIVE UP.",
+        source = ask(self.model, self._messages(api, prompt, observation, self._views(execution, focus, observation)),
+                     parse, task="repair", sampling=self.sampling, prompts=self.prompts,
+                     reminder=CODE_REMINDER + ("" if retry_ok else " Or answer GIVE UP."),
                      log=self.exchanges, error=ProgramOutputError)
         if source is None:
             return None

@@ -41,10 +41,12 @@ class LLMCoderConfig:
 class LLMWriterConfig(LLMCoderConfig):
     """Options of the ``llm`` writer: those of :class:`LLMCoderConfig` plus the skill library.
     ``library``: a directory shared by runs and sweep workers (true: the default one under the
-    user's cache; unset: none); ``library_k``: verified programs shown per write."""
+    user's cache; unset: none); ``library_k``: verified programs shown per write; ``reuse_verified``:
+    a verified program of the very same subgoal runs again without a model call."""
 
     library: str | bool | None = None
     library_k: int = 2
+    reuse_verified: bool = True
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,8 @@ GIVE_UP = "GIVE UP"
 
 
 def gives_up(text: str) -> bool:
-    """The model declined (``GIVE UP`` as the whole answer, or its first line)."""
-    first = text.strip().splitlines()[0].strip().strip("*`.").upper() if text.strip() else ""
-    return first == GIVE_UP
+    """The model declined: ``GIVE UP`` as the first line of the answer, or of its only code block
+    (small models wrap everything in a code block, as ``# GIVE UP``)."""
+    lines = [line.strip().strip("*`.#").strip().upper() for line in text.strip().splitlines()]
+    lines = [line for line in lines if line and line != "PYTHON"]
+    return bool(lines) and lines[0] == GIVE_UP

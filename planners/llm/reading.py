@@ -55,8 +55,8 @@ def _tabletop_intents(steps: Sequence[dict[str, Any]]) -> list[Intent]:
                                 targets=[_np(step["target"])], text=json.dumps(step)))
         elif action == "place_in_area":
             intents.append(Move("put", [_np(step["object"])], region=step["area"], text=json.dumps(step)))
-        elif action == "stack":
-            order = [_np(n) for n in step["bottom_to_top"]]
+        elif action == "tower":
+            order = [_np(n) for n in step["from_bottom"]]
             intents.append(Stack(objects=list(order), sequence=list(order), text=json.dumps(step)))
         elif action == "line_up":
             intents.append(Line(objects=[_np(n) for n in step["objects"]], direction=_ROW_CODES[step["order"]],
@@ -87,7 +87,8 @@ TABLETOP = Reading(
                    "put object on/in/next to target"),
         ActionSpec("place_in_area", {"object": Param("name"), "area": Param("choice", REGIONS)},
                    "put object in an area of the table"),
-        ActionSpec("stack", {"bottom_to_top": Param("names", min_items=2)}, "a tower, first name at the bottom"),
+        ActionSpec("tower", {"from_bottom": Param("names", min_items=2)},
+                   "a tower of three or more, named from the bottom up: the first stays on the table"),
         ActionSpec("line_up", {"objects": Param("names", min_items=2), "order": Param("choice", ROW_ORDERS)},
                    "a row in the given order"),
         ActionSpec("push", {"object": Param("name"), "direction": Param("choice", DIRECTIONS),

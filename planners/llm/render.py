@@ -75,6 +75,7 @@ def plan_view(view: PlanView) -> str:
     for i, s in enumerate(view.subgoals, 1):
         mark = " (done)" if i <= len(view.done) else " <- this program" if i == len(view.done) + 1 else ""
         lines.append(f"{i}. {short(s.description, 120)}{mark}")
+    lines.append("Write the program for the marked subgoal only: the others have programs of their own.")
     return "\n".join(lines)
 
 

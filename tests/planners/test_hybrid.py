@@ -47,7 +47,7 @@ def test_check_steps_names_the_problem_for_the_model() -> None:
 
 
 def test_a_reading_becomes_typed_rule_subgoals() -> None:
-    steps = [{"action": "stack", "bottom_to_top": ["blue block", "green block", "red block"]},
+    steps = [{"action": "tower", "from_bottom": ["blue block", "green block", "red block"]},
              {"action": "push", "object": "yellow block", "direction": "left", "distance_cm": 10},
              {"action": "place", "object": "red block", "relation": "in", "target": "blue bowl"}]
     plan = RulePlanner().plan_intents("(read by a model)", TABLETOP.to_intents(steps), main_scene())
@@ -69,7 +69,7 @@ def test_a_reading_cut_off_at_the_token_limit_keeps_its_whole_steps() -> None:
 
 
 def test_an_impossible_reading_is_refused_with_the_planner_reason() -> None:
-    steps = [{"action": "stack", "bottom_to_top": ["red block", "red block"]}]
+    steps = [{"action": "tower", "from_bottom": ["red block", "red block"]}]
     with pytest.raises(PlanningError, match="twice"):
         RulePlanner().plan_intents("x", TABLETOP.to_intents(steps), main_scene())
 

@@ -113,7 +113,7 @@ def test_the_writer_sees_the_instruction_and_the_whole_plan_with_its_subgoal_mar
         assert len(shown) == 3, prompt  # one line per subgoal, in order
         assert shown[k] == f"{lines[k]} <- this program"
         assert all(s.endswith(" (done)") for s in shown[:k]) and all(s in lines for s in shown[k + 1:])
-        assert f"achieves this subgoal:\nswitch on the {name} lamp" in prompt
+        assert f"Subgoal: switch on the {name} lamp" in prompt
 
 
 def test_a_writer_used_on_its_own_or_for_another_subgoal_shows_no_plan() -> None:

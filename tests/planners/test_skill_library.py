@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embodied.models.base import ChatModel, ChatRequest, ChatResponse
+from embodied.types import Condition, Subgoal
+from planners.llm import render
 from planners.llm.skills import VERIFIED, Skill, SkillLibrary
 
 pytestmark = pytest.mark.slow  # loads MiniLM (a few seconds)
@@ -54,3 +57,42 @@ def test_nearest_verified_policy_across_runs_and_workers(tmp_path: Path) -> None
     assert again.nearest("stack the blue block on top of the red block", "gui", k=3) == []
     assert len(SkillLibrary(tmp_path, encoder=_words).nearest("put the red block on the blue plate", "workers",
                                                               k=3)) == 3
+
+
+class _Scripted(ChatModel):
+    """A test double (not a model): answers each request with the next scripted text and
+    keeps the requests, so the test sees whether the writer asked at all."""
+
+    def __init__(self, answers: list[str]) -> None:
+        super().__init__()
+        self.answers = list(answers)
+        self.requests: list[ChatRequest] = []
+
+    def _chat(self, request: ChatRequest) -> ChatResponse:
+        self.requests.append(request)
+        return ChatResponse(self.answers.pop(0), prompt_tokens=100, completion_tokens=10, latency_s=0.01)
+
+
+def test_a_verified_program_of_the_same_subgoal_runs_again_without_a_model_call(tmp_path: Path) -> None:
+    from embodied import backends
+    from planners.llm.coder import LLMWriter
+    from tests.planners.test_llm import SUBGOAL, _api, _scene
+
+    kit = backends.registry("domain").get("tabletop")
+    library = SkillLibrary(tmp_path, encoder=_words)
+    line = render.subgoal_line(SUBGOAL)
+    library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('blue block')", VERIFIED))
+    library.store(Skill("put the red block on the green block", "tabletop", "pick('red block')\nbroken()",
+                        "failed: exception"))
+    model = _Scripted(["```python\npick('blue block')\n```"])
+    writer = LLMWriter(model, kit, library=tmp_path)
+    writer.library = library  # the bag-of-words encoder: no MiniLM load in this test
+    policy = writer.write(SUBGOAL, _api(), _scene())
+    assert policy.origin == "library" and "place_on('blue block')" in policy.source and model.requests == []
+    other = Subgoal("put the blue block on the red block", conditions=[Condition("on", ("blue block", "red block"))])
+    policy = writer.write(other, _api(), _scene())  # similar, not the same: shown as an example, model asked
+    assert policy.origin == "llm" and len(model.requests) == 1
+    assert "A verified program for the similar subgoal" in model.requests[0].messages[-1].text
+    writer.reuse_verified = False
+    model.answers.append("```python\npick('red block')\n```")
+    assert writer.write(SUBGOAL, _api(), _scene()).origin == "llm" and len(model.requests) == 2

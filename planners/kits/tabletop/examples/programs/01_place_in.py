@@ -1,0 +1,5 @@
+# subgoal: put the yellow block in the white bowl [inside(yellow block, white bowl)]
+pick("yellow block")
+place_on("white bowl")
+home()
+checkpoint("yellow block in white bowl")

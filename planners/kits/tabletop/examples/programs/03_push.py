@@ -1,0 +1,4 @@
+# subgoal: push the orange block 6 cm to the left [moved(orange block, min=0.05, direction=left)]
+push("orange block", 0.0, 0.06)
+home()
+checkpoint("orange block pushed left")
