@@ -471,6 +471,15 @@ class AndroidEnv(GuiEnv):
     def _swipe_impl(self, x1: int, y1: int, x2: int, y2: int, duration_s: float) -> None:
         self._shell(f"input swipe {x1} {y1} {x2} {y2} {max(1, int(duration_s * 1000))}")
 
+    def _drag_impl(self, x1: int, y1: int, x2: int, y2: int, duration_s: float) -> None:
+        """``input draganddrop`` (Android 12+): down, held past the long-press timeout, moved,
+        released, which is what starts a drag in lists and launchers; ``input swipe`` moves at
+        once and only scrolls. Older devices do not know the command: they get the swipe."""
+        out = self._shell(f"input draganddrop {x1} {y1} {x2} {y2} {max(1, int(duration_s * 1000))}")
+        if "Unknown command" in out or "Error: " in out or "usage:" in out.lower():
+            log.info("this device has no `input draganddrop`; dragging with a swipe")
+            self._swipe_impl(x1, y1, x2, y2, duration_s)
+
     def _scroll_impl(self, direction: str, amount: float, x: int, y: int) -> None:
         # Scrolling down means the finger moves up. Keep the swipe inside 80% of the screen.
         w, h = self._size

@@ -292,7 +292,7 @@ class GuiSkills:
         """Press and hold the element ``source``, move it onto ``target`` and let go (about 1 s)."""
         a = self.locate(source).element
         b = self.locate(target).element
-        self.env.swipe(*a.center, *b.center, 1.0)
+        self.env.drag(*a.center, *b.center, 1.0)
 
     def wait_idle(self, timeout_s: float = 5.0, quiet_s: float = 0.3) -> bool:
         """Wait until the screen stops changing: the elements (texts, states, places) read the

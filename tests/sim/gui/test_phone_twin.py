@@ -327,3 +327,20 @@ def test_opening_an_app_that_does_not_exist_stops_at_once(fresh: PhoneTwin, adb_
     assert "no app named 'Calculator' on the device; installed: " in result.failure
     assert all(name in result.failure for name in ("Bank", "Contacts", "Messages", "Settings"))
     assert fresh.state("com.android.settings")["switches"] == before  # stopped before "turn on Wi-Fi"
+
+
+@pytest.mark.slow
+def test_drag_reorders_a_list_and_a_quick_swipe_does_not(fresh: PhoneTwin, adb_server: int) -> None:
+    first, second, third, fourth = fresh.state("com.android.settings")["languages"]
+    with session(fresh, adb_server) as phone:
+        result = phone.do("open Settings, then open Languages")
+        assert result.claimed_success, result.failure
+        assert fresh.foreground() == ("com.android.settings", "LanguagesActivity")
+        phone.scroll("down")  # a swipe over the rows moves at once: no row is held, nothing is dragged
+        assert fresh.state("com.android.settings")["languages"] == [first, second, third, fourth]
+        phone.drag(third, first)  # held past the long-press time, moved onto the first row, dropped
+        assert fresh.state("com.android.settings")["languages"] == [third, first, second, fourth]
+        phone.drag(third, fourth)
+        assert fresh.state("com.android.settings")["languages"] == [first, second, fourth, third]
+        shown = [e.text for e in phone.screen().elements if e.text in (first, second, third, fourth)]
+    assert shown == [first, second, fourth, third]  # the screen agrees with the app's data
