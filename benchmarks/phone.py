@@ -24,8 +24,8 @@ configs/presets/qwen_coder.yaml (Qwen2.5-Coder-1.5B on llama.cpp, the machine's 
 without its record/replay cassette, so every call is live and measured; ``--model`` names another
 catalog model or GGUF file on the same backend. The hybrid planner reads an instruction with
 the grammar and calls the model only when the grammar cannot read it, or when a replan has
-nothing left to try; the table then says in how many episodes the model planned or replanned
-and how many calls and seconds that took.
+nothing left to try; the table then says in how many episodes the model was called, how many
+calls and seconds that took, and with ``--traces`` in how many it planned or replanned.
 """
 
 from __future__ import annotations
@@ -179,7 +179,8 @@ class TaskResult:
     wall_s: list[float] = field(default_factory=list)
     confirmations: int = 0
     failures: list[str] = field(default_factory=list)
-    planned_by_model: int = 0  # episodes whose plan (or a replan) the model wrote
+    planned_by_model: int = 0  # episodes whose plan (or a replan) the model wrote (with --traces)
+    model_episodes: int = 0  # episodes with at least one model call
     model_calls: int = 0
     model_s: float = 0.0
 
@@ -265,6 +266,7 @@ def run(tasks: list[Task], seeds: list[int], planner: str, verbose: bool, model:
                         if usage is not None:
                             after = phone.model.usage()
                             result.model_calls += after.calls - usage.calls
+                            result.model_episodes += after.calls > usage.calls
                             result.model_s += after.model_time_s - usage.model_time_s
                         if run_dir is not None:
                             result.planned_by_model += model_planned(run_dir / f"do-{episodes}")
@@ -298,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None,
                         help="catalog name or GGUF path for planners that need a model (default: the model of "
                              "configs/presets/qwen_coder.yaml, qwen2.5-coder-1.5b on llamacpp)")
+    parser.add_argument("--traces", action="store_true",
+                        help="write a trace per episode (to a temporary directory) to count the episodes whose plan "
+                             "the model wrote; it adds about 0.1 s per step, so rows compared must agree on it")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     known = {t.name: t for t in TASKS}
@@ -314,8 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="phone-bench-") as tmp:
-            # traces only to learn who planned each episode; written for both rows so they cost alike
-            results = run([known[n] for n in args.tasks], seeds, args.planner, args.verbose, model, Path(tmp))
+            results = run([known[n] for n in args.tasks], seeds, args.planner, args.verbose, model,
+                          Path(tmp) if args.traces else None)
     finally:
         if model is not None:
             model.close()  # releases this process's lease on the shared model server
@@ -337,12 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tasks the grammar reads ({len(read)}): success {sum(r.successes for r in read)}/{n} = "
               f"{100 * sum(r.successes for r in read) / max(1, n):.0f} %")
     if spec is not None:
-        print(f"model {spec['options']['model']} ({spec['backend']}): planned or replanned "
-              f"{sum(r.planned_by_model for r in results)}/{episodes} episodes, "
+        planned = (f"planned or replanned {sum(r.planned_by_model for r in results)}/{episodes} episodes"
+                   if args.traces else "episodes it planned: not counted (--traces)")
+        print(f"model {spec['options']['model']} ({spec['backend']}): called in "
+              f"{sum(r.model_episodes for r in results)}/{episodes} episodes, {planned}, "
               f"{sum(r.model_calls for r in results)} calls, {sum(r.model_s for r in results):.0f} s in calls")
         for r in results:
             if r.model_calls:
-                print(f"  {r.name}: model in {r.planned_by_model}/{r.episodes} episodes, {r.model_calls} calls, "
+                print(f"  {r.name}: model called in {r.model_episodes}/{r.episodes} episodes"
+                      f"{f', planned {r.planned_by_model}' if args.traces else ''}, {r.model_calls} calls, "
                       f"{r.model_s:.0f} s")
     for r in results:
         for f in r.failures[:3]:
