@@ -534,6 +534,12 @@ class AndroidEnv(GuiEnv):
                                     if line.startswith("package:"))
         return list(self._packages)
 
+    def has_app(self, name: str) -> bool:
+        name = name.strip()
+        if "/" in name:
+            return name.split("/", 1)[0] in self.packages()
+        return name in self.packages() or label_package(name, self.packages()) is not None
+
     def _launch_impl(self, app: str) -> None:
         app = app.strip()
         if "/" in app:

@@ -203,6 +203,11 @@ class GuiEnv(abc.ABC):
         icon. A backend whose swipe is already a press-move-release (a mouse drag) uses it."""
         self._act("drag", self._drag_impl, int(x1), int(y1), int(x2), int(y2), duration_s)
 
+    def has_app(self, name: str) -> bool:
+        """Whether an installed app answers to ``name`` without looking at the screen (its package,
+        or a package name that says it). Backends without named apps: False."""
+        return False
+
     def launch(self, app: str) -> None:
         """Start an application: a command line (desktop), a URL (browser), a package (Android)."""
         self._act("launch", self._launch_impl, app)

@@ -344,3 +344,13 @@ def test_drag_reorders_a_list_and_a_quick_swipe_does_not(fresh: PhoneTwin, adb_s
         assert fresh.state("com.android.settings")["languages"] == [first, second, fourth, third]
         shown = [e.text for e in phone.screen().elements if e.text in (first, second, third, fourth)]
     assert shown == [first, second, fourth, third]  # the screen agrees with the app's data
+
+
+@pytest.mark.slow
+def test_open_a_row_further_down_the_list(fresh: PhoneTwin, adb_server: int) -> None:
+    contacts = [c["name"] for c in fresh.state("com.embodied.contacts")["contacts"]]
+    with session(fresh, adb_server) as phone:
+        result = phone.do(f"open Contacts, then open {contacts[-3]}")  # no app of that name: the row
+    assert result.claimed_success and result.success is None, result.failure
+    assert fresh.foreground() == ("com.embodied.contacts", "ContactDetailActivity")
+    assert contacts[-3] in fresh.screen_texts()
