@@ -336,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = sum(sum(r.steps) for r in results)
     per_step = sum(sum(r.wall_s) for r in results) / max(1, steps)
     print(f"all tasks: success {sum(r.successes for r in results)}/{episodes}, false success "
-          f"{sum(r.false_successes for r in results)}, s/step {per_step:.2f}")
+          f"{sum(r.false_successes for r in results)}, steps/episode {steps / max(1, episodes):.1f}, "
+          f"s/step {per_step:.2f}")
     if read:
         n = sum(r.episodes for r in read)
         print(f"tasks the grammar reads ({len(read)}): success {sum(r.successes for r in read)}/{n} = "
