@@ -10,34 +10,48 @@ are confirmed by a callback that allows them and counts them).
 
     .venv/bin/python benchmarks/phone.py                       # 17 tasks x 5 seeds, rule planner
     .venv/bin/python benchmarks/phone.py --tasks wifi_off send_new --seeds 2 -v
-    .venv/bin/python benchmarks/phone.py --planner hybrid      # when that planner is registered
+    .venv/bin/python benchmarks/phone.py --planner hybrid      # grammar first, the model when it cannot
 
 Columns: success (the twin's state says the task is done), false success (the agent claimed
 success, the twin says no), steps (input actions sent to the phone), s/step (the loop's wall
-time per action: planning, code, sandbox, adb round trips, observation, monitors; no model).
-"read" marks tasks whose every clause the GUI grammar parsed. Goals without a model: <= 0.5 s
-per step, >= 90 % success on read tasks, false success 0. Timings are noisy on a shared machine.
+time per action: planning, code, sandbox, adb round trips, observation, monitors, and with a
+model its calls). "read" marks tasks whose every clause the GUI grammar parsed. Goals without a
+model: <= 0.5 s per step, >= 90 % success on read tasks, false success 0. Timings are noisy on a
+shared machine.
+
+``--planner hybrid`` (or ``llm``) needs a model: by default the one of
+configs/presets/qwen_coder.yaml (Qwen2.5-Coder-1.5B on llama.cpp, the machine's shared server)
+without its record/replay cassette, so every call is live and measured; ``--model`` names another
+catalog model or GGUF file on the same backend. The hybrid planner reads an instruction with
+the grammar and calls the model only when the grammar cannot read it, or when a replan has
+nothing left to try; the table then says in how many episodes the model was called, how many
+calls and seconds that took, and with ``--traces`` in how many it planned or replanned.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import embodied.gui  # noqa: E402
 from embodied import backends  # noqa: E402
+from embodied.models import build_model  # noqa: E402
 from sim.gui.phone_twin import PhoneTwin, TwinOptions  # noqa: E402
 
 SETTINGS, MESSAGES, CONTACTS, BANK, LAUNCHER = ("com.android.settings", "com.embodied.messages",
@@ -165,6 +179,10 @@ class TaskResult:
     wall_s: list[float] = field(default_factory=list)
     confirmations: int = 0
     failures: list[str] = field(default_factory=list)
+    planned_by_model: int = 0  # episodes whose plan (or a replan) the model wrote (with --traces)
+    model_episodes: int = 0  # episodes with at least one model call
+    model_calls: int = 0
+    model_s: float = 0.0
 
     @property
     def s_per_step(self) -> float:
@@ -182,13 +200,38 @@ def grammar_reads(instruction: str) -> bool:
         return False
 
 
+def live_model(name: str | None) -> dict[str, Any]:
+    """The model of configs/presets/qwen_coder.yaml without its record/replay wrapper (a
+    benchmark measures live calls, never a cassette's replay); ``name`` replaces its model."""
+    preset = yaml.safe_load((ROOT / "configs/presets/qwen_coder.yaml").read_text(encoding="utf-8"))
+    model = preset["models"]["coder"]
+    model = model["options"]["inner"] if model["backend"] == "replay" else model
+    model = {"backend": model["backend"], "options": dict(model["options"])}
+    if name:
+        model["options"]["model"] = name
+    return model
+
+
+def model_planned(run_dir: Path) -> bool:
+    """Whether the model planned or replanned this episode (the plan notes in its trace)."""
+    trace = run_dir / "trace.jsonl"
+    if not trace.exists():
+        return False
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if event.get("event") in ("plan", "replan") and "by model" in str(event.get("note") or ""):
+            return True
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def run(tasks: list[Task], seeds: list[int], planner: str, verbose: bool) -> list[TaskResult]:
+def run(tasks: list[Task], seeds: list[int], planner: str, verbose: bool, model: Any = None,
+        run_dir: Path | None = None) -> list[TaskResult]:
     adb = shutil.which("adb")
     if adb is None:
         raise SystemExit("adb is missing: make setup installs Debian's adb")
@@ -204,8 +247,9 @@ def run(tasks: list[Task], seeds: list[int], planner: str, verbose: bool) -> lis
                 return True
 
             with embodied.gui.connect("android", connect=twin.serial, adb_port=port, settle_s=0, semantic=False,
-                                      planner=planner, confirm=confirm,
+                                      planner=planner, confirm=confirm, model=model, run_dir=run_dir,
                                       secrets={"password": twin.bank_password}) as phone:
+                episodes = 0
                 for task in tasks:
                     result = TaskResult(task.name)
                     for seed in seeds:
@@ -214,9 +258,18 @@ def run(tasks: list[Task], seeds: list[int], planner: str, verbose: bool) -> lis
                         instruction = task.phrase.format(**ctx)
                         result.read = result.read and grammar_reads(instruction)
                         asked.clear()
+                        usage = phone.model.usage() if phone.model is not None else None
                         t0 = time.perf_counter()
                         episode = phone.do(instruction)
                         wall = time.perf_counter() - t0
+                        episodes += 1
+                        if usage is not None:
+                            after = phone.model.usage()
+                            result.model_calls += after.calls - usage.calls
+                            result.model_episodes += after.calls > usage.calls
+                            result.model_s += after.model_time_s - usage.model_time_s
+                        if run_dir is not None:
+                            result.planned_by_model += model_planned(run_dir / f"do-{episodes}")
                         ok, why = task.check(twin, ctx)
                         result.episodes += 1
                         result.successes += ok
@@ -244,6 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="*", default=[t.name for t in TASKS])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per task")
     parser.add_argument("--planner", default="rule", help="a planner registry name (rule, hybrid, ...)")
+    parser.add_argument("--model", default=None,
+                        help="catalog name or GGUF path for planners that need a model (default: the model of "
+                             "configs/presets/qwen_coder.yaml, qwen2.5-coder-1.5b on llamacpp)")
+    parser.add_argument("--traces", action="store_true",
+                        help="write a trace per episode (to a temporary directory) to count the episodes whose plan "
+                             "the model wrote; it adds about 0.1 s per step, so rows compared must agree on it")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     known = {t.name: t for t in TASKS}
@@ -254,8 +313,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"planner {args.planner!r} is not registered (known: {', '.join(backends.registry('planner').names())})")
         return 2
     seeds = list(range(args.seeds))
+    needs_model = "model" in backends.registry("planner").entry(args.planner).needs
+    spec = live_model(args.model) if needs_model else None
+    model = build_model(spec) if spec is not None else None
     t0 = time.perf_counter()
-    results = run([known[n] for n in args.tasks], seeds, args.planner, args.verbose)
+    try:
+        with tempfile.TemporaryDirectory(prefix="phone-bench-") as tmp:
+            results = run([known[n] for n in args.tasks], seeds, args.planner, args.verbose, model,
+                          Path(tmp) if args.traces else None)
+    finally:
+        if model is not None:
+            model.close()  # releases this process's lease on the shared model server
     wall = time.perf_counter() - t0
 
     print(f"\nPhone twin over real adb, planner {args.planner} ({len(seeds)} seeds per task, {wall:.0f} s in all)")
@@ -268,11 +336,23 @@ def main(argv: list[str] | None = None) -> int:
     steps = sum(sum(r.steps) for r in results)
     per_step = sum(sum(r.wall_s) for r in results) / max(1, steps)
     print(f"all tasks: success {sum(r.successes for r in results)}/{episodes}, false success "
-          f"{sum(r.false_successes for r in results)}, s/step {per_step:.2f}")
+          f"{sum(r.false_successes for r in results)}, steps/episode {steps / max(1, episodes):.1f}, "
+          f"s/step {per_step:.2f}")
     if read:
         n = sum(r.episodes for r in read)
         print(f"tasks the grammar reads ({len(read)}): success {sum(r.successes for r in read)}/{n} = "
               f"{100 * sum(r.successes for r in read) / max(1, n):.0f} %")
+    if spec is not None:
+        planned = (f"planned or replanned {sum(r.planned_by_model for r in results)}/{episodes} episodes"
+                   if args.traces else "episodes it planned: not counted (--traces)")
+        print(f"model {spec['options']['model']} ({spec['backend']}): called in "
+              f"{sum(r.model_episodes for r in results)}/{episodes} episodes, {planned}, "
+              f"{sum(r.model_calls for r in results)} calls, {sum(r.model_s for r in results):.0f} s in calls")
+        for r in results:
+            if r.model_calls:
+                print(f"  {r.name}: model called in {r.model_episodes}/{r.episodes} episodes"
+                      f"{f', planned {r.planned_by_model}' if args.traces else ''}, {r.model_calls} calls, "
+                      f"{r.model_s:.0f} s")
     for r in results:
         for f in r.failures[:3]:
             print(f"  {r.name}: {f}")

@@ -167,6 +167,11 @@ class GuiSession:
     def scroll_until(self, text: str, direction: str = "down") -> bool:
         return self._call("scroll_until", text, direction=direction)
 
+    def drag(self, source: str, target: str) -> None:
+        """Hold the element ``source``, move it onto ``target`` and let go (reorders a list row,
+        moves an icon)."""
+        self._call("drag", source, target)
+
     def back(self) -> None:
         self._call("back")
 

@@ -31,6 +31,7 @@ class FailureCategory(enum.StrEnum):
     DENIED = "denied"  # a risky action the user did not confirm (GUI safety): no repair may retry it
     CRASHED = "crashed"  # the policy's worker process died (segfault, abort): the policy, not the episode
     MEMORY = "memory"  # the policy exceeded its memory budget or address-space limit
+    MISSING = "missing"  # what the step names does not exist at all (an app not installed): no retry can make it
     UNKNOWN = "unknown"
 
 

@@ -163,6 +163,9 @@ class GuiRulePlanner:
         if failed.category is FailureCategory.DENIED:
             return Plan(plan.instruction, [], revision,
                         f"stopped: {head.description!r} was a risky action and was not confirmed")
+        if failed.category is FailureCategory.MISSING:  # e.g. no such app: no other way leads to it
+            return Plan(plan.instruction, [], revision, f"stopped: {head.description!r} names something "
+                        "that does not exist here, so retrying cannot help")
         loop = self.history.loop()
         if loop is not None:
             return Plan(plan.instruction, [], revision, f"stopped: loop: {loop}")

@@ -258,9 +258,11 @@ def parse_foreground(text: str) -> tuple[str, str] | None:
 
 
 class AppNotFound(GuiActionError):
-    """``launch`` named an app the device does not have (or whose label no launcher icon shows)."""
+    """``launch`` named an app the device does not have (or whose label no launcher icon shows).
+    Category ``missing``: retrying, scrolling or waiting cannot install an app, so repairers
+    leave it alone and the planner stops with this message (it lists what is installed)."""
 
-    category = FailureCategory.NOT_FOUND
+    category = FailureCategory.MISSING
 
 
 class AndroidOptions(StrictModel):
@@ -469,6 +471,15 @@ class AndroidEnv(GuiEnv):
     def _swipe_impl(self, x1: int, y1: int, x2: int, y2: int, duration_s: float) -> None:
         self._shell(f"input swipe {x1} {y1} {x2} {y2} {max(1, int(duration_s * 1000))}")
 
+    def _drag_impl(self, x1: int, y1: int, x2: int, y2: int, duration_s: float) -> None:
+        """``input draganddrop`` (Android 12+): down, held past the long-press timeout, moved,
+        released, which is what starts a drag in lists and launchers; ``input swipe`` moves at
+        once and only scrolls. Older devices do not know the command: they get the swipe."""
+        out = self._shell(f"input draganddrop {x1} {y1} {x2} {y2} {max(1, int(duration_s * 1000))}")
+        if "Unknown command" in out or "Error: " in out or "usage:" in out.lower():
+            log.info("this device has no `input draganddrop`; dragging with a swipe")
+            self._swipe_impl(x1, y1, x2, y2, duration_s)
+
     def _scroll_impl(self, direction: str, amount: float, x: int, y: int) -> None:
         # Scrolling down means the finger moves up. Keep the swipe inside 80% of the screen.
         w, h = self._size
@@ -523,17 +534,24 @@ class AndroidEnv(GuiEnv):
                                     if line.startswith("package:"))
         return list(self._packages)
 
+    def has_app(self, name: str) -> bool:
+        name = name.strip()
+        if "/" in name:
+            return name.split("/", 1)[0] in self.packages()
+        return name in self.packages() or label_package(name, self.packages()) is not None
+
     def _launch_impl(self, app: str) -> None:
         app = app.strip()
         if "/" in app:
             out = self._shell(f"am start -W -n {shlex.quote(app)}")
             if "Error" in out or "does not exist" in out:
-                raise AppNotFound(f"could not launch {app!r}: {out.strip()[-300:]}")
+                raise AppNotFound(f"no activity {app!r} on the device: {out.strip()[-300:]}")
             self._launched.append(app.split("/", 1)[0])
             return
         package = app if _PACKAGE.fullmatch(app) and app in self.packages() else None
         if package is None and _PACKAGE.fullmatch(app) and app.count(".") >= 2:
-            raise AppNotFound(f"no package {app!r} on the device")
+            raise AppNotFound(f"no app named {app!r} on the device; installed packages: "
+                              f"{_listed(self.packages())}")
         if package is None:
             package = label_package(app, self.packages())
         if package is None:
@@ -549,6 +567,7 @@ class AndroidEnv(GuiEnv):
         name a person sees, for apps whose package name does not say it."""
         self._key_impl("home")
         want = " ".join(label.lower().split())
+        icons: dict[str, None] = {}  # labels of the icons seen, for the error
         for attempt in range(2):
             image = self._screenshot_impl()
             for el in self._elements_impl(image):
@@ -556,12 +575,15 @@ class AndroidEnv(GuiEnv):
                 if want in names and el.clickable:
                     self._tap_impl(*el.center)
                     return
+                if el.clickable and el.text.strip():
+                    icons[el.text.strip()] = None
             if attempt == 0:  # the app drawer: swipe up from the lower part of the home screen
                 w, h = self._size
                 self._swipe_impl(w // 2, int(h * 0.85), w // 2, int(h * 0.3), 0.3)
                 time.sleep(self.settle_s)
-        raise AppNotFound(f"no app called {label!r}: no package name says it and no launcher icon shows it "
-                          f"(packages: {', '.join(self.packages()[:20])}...)")
+        shown = f"{_listed(sorted(icons))} (launcher icons); " if icons else ""
+        raise AppNotFound(f"no app named {label!r} on the device; installed: {shown}"
+                          f"packages {_listed(self.packages())}")
 
     def _stop_apps_impl(self) -> None:
         for package in dict.fromkeys(self._launched):
@@ -576,6 +598,12 @@ class AndroidEnv(GuiEnv):
         if self.device is not None and self.device.serial not in attached:
             return DeviceDisconnected(f"adb device {self.device.serial} disconnected during {what}: {exc}")
         return super()._translate(what, exc)
+
+
+def _listed(names: list[str], most: int = 20) -> str:
+    """``names`` joined for an error message, cut after ``most`` with the number left out."""
+    more = len(names) - most
+    return ", ".join(names[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 class _DumpError(GuiError):

@@ -198,6 +198,16 @@ class GuiEnv(abc.ABC):
         """Drag from one pixel to another (a finger swipe on touch screens, a mouse drag otherwise)."""
         self._act("swipe", self._swipe_impl, int(x1), int(y1), int(x2), int(y2), duration_s)
 
+    def drag(self, x1: int, y1: int, x2: int, y2: int, duration_s: float = 1.0) -> None:
+        """Press at one pixel, hold, move to another and let go: what moves a list row or an
+        icon. A backend whose swipe is already a press-move-release (a mouse drag) uses it."""
+        self._act("drag", self._drag_impl, int(x1), int(y1), int(x2), int(y2), duration_s)
+
+    def has_app(self, name: str) -> bool:
+        """Whether an installed app answers to ``name`` without looking at the screen (its package,
+        or a package name that says it). Backends without named apps: False."""
+        return False
+
     def launch(self, app: str) -> None:
         """Start an application: a command line (desktop), a URL (browser), a package (Android)."""
         self._act("launch", self._launch_impl, app)
@@ -329,6 +339,9 @@ class GuiEnv(abc.ABC):
 
     @abc.abstractmethod
     def _swipe_impl(self, x1: int, y1: int, x2: int, y2: int, duration_s: float) -> None: ...
+
+    def _drag_impl(self, x1: int, y1: int, x2: int, y2: int, duration_s: float) -> None:
+        self._swipe_impl(x1, y1, x2, y2, duration_s)
 
     @abc.abstractmethod
     def _launch_impl(self, app: str) -> None: ...

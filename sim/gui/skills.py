@@ -257,16 +257,22 @@ class GuiSkills:
 
     def open_target(self, target: str) -> bool:
         """Open what ``target`` names: tap the element that matches on screen; where nothing
-        does and the device starts apps by name (a phone), start the app called so. Returns True
-        once done; raises ElementNotFound (or AppNotFound) when neither exists."""
+        does and the device starts apps by name (a phone), start the installed app of that name,
+        else scroll the screen for it (a row further down a list), else look for a launcher icon
+        of that name. Returns True once done; raises ElementNotFound (or AppNotFound) when none
+        exists."""
         try:
             element = self.locate(target).element
         except ElementNotFound:
             if not self.env.launches_by_name:
                 raise
             quoted = re.search(r'"([^"]+)"', target)  # the grammar quotes the name: 'the "Bank" button'
-            self.env.launch(quoted.group(1) if quoted else target.strip())
-            return True
+            name = quoted.group(1) if quoted else target.strip()
+            if not self.env.has_app(name) and self.scroll_until(name):  # stops when the content does not move
+                element = self.locate(target).element
+            else:
+                self.env.launch(name)
+                return True
         self.env.tap(element)
         return True
 
@@ -292,7 +298,7 @@ class GuiSkills:
         """Press and hold the element ``source``, move it onto ``target`` and let go (about 1 s)."""
         a = self.locate(source).element
         b = self.locate(target).element
-        self.env.swipe(*a.center, *b.center, 1.0)
+        self.env.drag(*a.center, *b.center, 1.0)
 
     def wait_idle(self, timeout_s: float = 5.0, quiet_s: float = 0.3) -> bool:
         """Wait until the screen stops changing: the elements (texts, states, places) read the

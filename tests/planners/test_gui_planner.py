@@ -236,6 +236,15 @@ def test_replan_stops_on_a_denied_action() -> None:
     assert new.subgoals == [] and "not confirmed" in new.note
 
 
+def test_replan_stops_when_what_a_step_names_does_not_exist() -> None:
+    p = planner()
+    plan = p.decompose("open Calculator, then tap Clear", obs(el("e0", "text", "Settings", 0)))
+    new = p.replan(plan, [outcome(plan.subgoals[0], False, FailureCategory.MISSING)], obs())
+    assert new.subgoals == [] and "does not exist" in new.note
+    retried = p.replan(plan, [outcome(plan.subgoals[0], False, FailureCategory.NOT_FOUND)], obs())
+    assert retried.subgoals  # an element that is not found may still show up: that is retried
+
+
 def test_replan_regrounds_then_scrolls_then_gives_up() -> None:
     p = planner()
     plan = p.decompose("click Sign in", obs(el("e0", "button", "Sign in", 0)))
@@ -300,7 +309,8 @@ def test_repairs_follow_the_failure_category(category: FailureCategory, subgoal:
 def test_no_repair_for_exceptions_or_denied_actions() -> None:
     repairer = GuiRepairer(semantic=False)
     s = sg.tap("Pay", "click Pay", label="Pay")
-    for category in (FailureCategory.EXCEPTION, FailureCategory.DENIED, FailureCategory.UNKNOWN):
+    for category in (FailureCategory.EXCEPTION, FailureCategory.DENIED, FailureCategory.UNKNOWN,
+                     FailureCategory.MISSING):
         execution, verdict = _failed(category)
         assert repairer.repair(s, Policy("tap('Pay')\n"), execution, verdict, obs(), None) is None  # type: ignore[arg-type]
 

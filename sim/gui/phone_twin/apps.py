@@ -46,6 +46,8 @@ _FIRST = ("Ada", "Alan", "Barbara", "Claude", "Dana", "Edsger", "Frances", "Grac
           "Whitfield", "Yukihiro")
 _LAST = ("Allen", "Berners", "Cerf", "Diffie", "Engelbart", "Floyd", "Goldberg", "Hopper", "Iverson", "Jones",
          "Kay", "Lamarr", "Liskov", "Moore", "Naur", "Perlman", "Ritchie", "Sammet", "Thompson", "Wilson", "Zuse")
+LANGUAGES = ("English (United Kingdom)", "Deutsch (Deutschland)", "Français (France)", "Español (España)",
+             "Italiano (Italia)", "Nederlands (Nederland)", "Polski (Polska)", "Svenska (Sverige)")
 _SNIPPETS = ("See you at six?", "Thanks!", "The build is green again", "Can you call me back?", "Lunch tomorrow?",
              "I sent the slides", "Running late, sorry", "Happy birthday!")
 
@@ -60,12 +62,17 @@ def initial_state(seed: int, bank_user: str) -> dict[str, dict[str, Any]]:
     contacts = sorted(rng.sample(people, 60))
     chats = rng.sample(contacts, 5)
     conversations = [{"name": name, "messages": [{"from": "them", "text": rng.choice(_SNIPPETS)}]} for name in chats]
+    contact_list = [{"name": n, "phone": f"+44 7700 9{rng.randrange(10**5):05d}", "favourite": rng.random() < 0.2}
+                    for n in contacts]
+    balance = rng.randrange(20_000, 500_000)
+    # drawn last, so the data above is what it was before this list existed
+    languages = rng.sample(LANGUAGES, 4)
     return {
-        "com.android.settings": {"switches": switches, "order": order},
+        # Languages (reordered by dragging) is the last section, as System is on a phone
+        "com.android.settings": {"switches": switches, "order": [*order, "LanguagesActivity"],
+                                 "languages": languages},
         "com.embodied.messages": {"conversations": conversations, "sent": [], "deleted": []},
-        "com.embodied.contacts": {"contacts": [{"name": n, "phone": f"+44 7700 9{rng.randrange(10**5):05d}",
-                                                "favourite": rng.random() < 0.2} for n in contacts],
-                                  "deleted": [], "calls": []},
-        "com.embodied.bank": {"user": bank_user, "logged_in": False, "balance": rng.randrange(20_000, 500_000),
+        "com.embodied.contacts": {"contacts": contact_list, "deleted": [], "calls": []},
+        "com.embodied.bank": {"user": bank_user, "logged_in": False, "balance": balance,
                               "payments": [], "failed_logins": 0},
     }

@@ -43,6 +43,7 @@ el.dispatchEvent(new MouseEvent("mouseup", opts));
 el.dispatchEvent(new MouseEvent("click", opts));
 """
 # After an input: taps the page handled, its requests to the phone, the activity in front.
+LONG_PRESS_S = 0.5  # ViewConfiguration's long-press timeout (twin.js holds the same number)
 _STATE_JS = "return [window.twinTaps, window.twinRequests.splice(0), window.twinApp.activity()]"
 LATIN_IME = "com.android.inputmethod.latin/.LatinIME"
 ADB_KEYBOARD_IME = "com.android.adbkeyboard/.AdbIME"
@@ -389,6 +390,20 @@ class PhoneTwin:
         self._scroll_under(x1, y1, (x1 - x2) / self.dpr, (y1 - y2) / self.dpr)
         self._after_input()
 
+    def drag_and_drop(self, x1: float, y1: float, x2: float, y2: float, duration_s: float) -> None:
+        """Android 12's ``input draganddrop``: touch down, hold past the long-press timeout
+        (what starts a drag in a list or on a home screen), move to (x2, y2) in ``duration_s``
+        seconds, let go. Nothing is panned: the page's own handlers move what is dragged."""
+        duration_s = min(max(duration_s, 0.0), 3.0)
+        steps = max(2, min(6, int(duration_s / 0.05)))
+        self._touch("start", x1, y1)
+        time.sleep(LONG_PRESS_S * 1.5)
+        for i in range(1, steps + 1):
+            self._touch("move", x1 + (x2 - x1) * i / steps, y1 + (y2 - y1) * i / steps)
+            time.sleep(duration_s / steps)
+        self._touch("end", x2, y2)
+        self._after_input()
+
     def _scroll_under(self, x: float, y: float, dx: float, dy: float) -> None:
         self._js("""
             const [x, y, dx, dy] = arguments;
@@ -450,10 +465,14 @@ class PhoneTwin:
         try:
             if cmd == "tap" and len(rest) == 2:
                 self.tap(float(rest[0]), float(rest[1]))
-            elif cmd in ("swipe", "draganddrop") and len(rest) in (4, 5):
+            elif cmd == "swipe" and len(rest) in (4, 5):
                 x1, y1, x2, y2 = (float(v) for v in rest[:4])
                 ms = float(rest[4]) if len(rest) == 5 else 300.0
                 self.swipe(x1, y1, x2, y2, ms / 1000)
+            elif cmd == "draganddrop" and len(rest) in (4, 5):
+                x1, y1, x2, y2 = (float(v) for v in rest[:4])
+                ms = float(rest[4]) if len(rest) == 5 else 300.0
+                self.drag_and_drop(x1, y1, x2, y2, ms / 1000)
             elif cmd == "text" and rest:  # like Android's `input`, only the first word is typed
                 text = rest[0].replace("%s", " ")
                 bad = [c for c in text if ord(c) > 0x7E]

@@ -16,7 +16,7 @@ import pytest
 from embodied.gui import GuiSession
 from embodied.types import UIElement
 from perception.screen_predicates import switch_of
-from sim.gui.android import AndroidEnv, AndroidOptions, label_package, parse_elements, parse_foreground
+from sim.gui.android import AndroidEnv, AndroidOptions, AppNotFound, label_package, parse_elements, parse_foreground
 from sim.gui.phone_twin import PhoneTwin, TwinOptions
 from sim.gui.phone_twin.errors import ProtocolError
 from sim.gui.phone_twin.protocol import A_OPEN, HEADER, Message, unpack_header
@@ -307,3 +307,50 @@ def test_open_an_app_from_inside_another(fresh: PhoneTwin, adb_server: int) -> N
     assert result.claimed_success and result.success is None, result.failure
     assert fresh.foreground() == ("com.embodied.bank", "LoginActivity")
     assert fresh.recents == ["com.embodied.contacts", "com.embodied.bank"]
+
+
+@pytest.mark.slow
+def test_opening_an_app_that_does_not_exist_stops_at_once(fresh: PhoneTwin, adb_server: int) -> None:
+    before = fresh.state("com.android.settings")["switches"]
+    with session(fresh, adb_server) as phone:
+        with pytest.raises(AppNotFound, match=r"no app named 'Calculator' on the device; installed: .*Settings"):
+            phone.launch("Calculator")
+        with pytest.raises(AppNotFound, match=r"no app named 'com\.example\.calculator'"):
+            phone.launch("com.example.calculator")
+        result = phone.do("open Settings, then open Calculator, then turn off Wi-Fi")  # seed 4: Wi-Fi on
+    assert not result.claimed_success
+    # one attempt, no repair, one replan that stops: retrying cannot install an app
+    opened, missing = result.outcomes
+    assert opened["ok"] and (missing["subgoal"], missing["attempts"], missing["category"]) == \
+        ('open "Calculator"', 1, "missing")
+    assert result.repairs == 0 and result.replans == 1 and result.policies_written == 2
+    assert "no app named 'Calculator' on the device; installed: " in result.failure
+    assert all(name in result.failure for name in ("Bank", "Contacts", "Messages", "Settings"))
+    assert fresh.state("com.android.settings")["switches"] == before  # stopped before "turn on Wi-Fi"
+
+
+@pytest.mark.slow
+def test_drag_reorders_a_list_and_a_quick_swipe_does_not(fresh: PhoneTwin, adb_server: int) -> None:
+    first, second, third, fourth = fresh.state("com.android.settings")["languages"]
+    with session(fresh, adb_server) as phone:
+        result = phone.do("open Settings, then open Languages")
+        assert result.claimed_success, result.failure
+        assert fresh.foreground() == ("com.android.settings", "LanguagesActivity")
+        phone.scroll("down")  # a swipe over the rows moves at once: no row is held, nothing is dragged
+        assert fresh.state("com.android.settings")["languages"] == [first, second, third, fourth]
+        phone.drag(third, first)  # held past the long-press time, moved onto the first row, dropped
+        assert fresh.state("com.android.settings")["languages"] == [third, first, second, fourth]
+        phone.drag(third, fourth)
+        assert fresh.state("com.android.settings")["languages"] == [first, second, fourth, third]
+        shown = [e.text for e in phone.screen().elements if e.text in (first, second, third, fourth)]
+    assert shown == [first, second, fourth, third]  # the screen agrees with the app's data
+
+
+@pytest.mark.slow
+def test_open_a_row_further_down_the_list(fresh: PhoneTwin, adb_server: int) -> None:
+    contacts = [c["name"] for c in fresh.state("com.embodied.contacts")["contacts"]]
+    with session(fresh, adb_server) as phone:
+        result = phone.do(f"open Contacts, then open {contacts[-3]}")  # no app of that name: the row
+    assert result.claimed_success and result.success is None, result.failure
+    assert fresh.foreground() == ("com.embodied.contacts", "ContactDetailActivity")
+    assert contacts[-3] in fresh.screen_texts()
