@@ -28,6 +28,8 @@ from planners.llm.planner import PROMPTS_DIR, rgb_images, rgb_views
 from planners.llm.reading import compact_scene
 from planners.llm.skills import Skill, SkillLibrary, record_run
 
+# a risky action the user refused, a thing the device does not have: no program changes that
+NO_PROGRAM_REPAIR = (FailureCategory.DENIED, FailureCategory.MISSING)
 WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED, FailureCategory.WRONG_PLACE)
 GIVE_UP_OFFER = (" Only if no program can achieve the subgoal (an object it needs does not exist), answer"
                  " exactly: GIVE UP")
@@ -240,6 +242,8 @@ class LLMRepairer(_Coder):
     def repair(self, subgoal: Subgoal, policy: Policy, execution: Execution, verdict: Verdict,
                observation: Observation, api: PrimitiveSet) -> Policy | None:
         self.exchanges = []
+        if verdict.category in NO_PROGRAM_REPAIR:
+            return None
         focus = verdict.failed_call
         if focus is None:
             focus = next((c.index for c in execution.calls if not c.ok), None)

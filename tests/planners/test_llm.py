@@ -369,3 +369,17 @@ def test_a_program_that_redefines_a_primitive_is_sent_back() -> None:
     name = _api().names()[0]
     with pytest.raises(OutputRejected, match=f"defines {name}\\(\\), which already exist"):
         parse(f"```python\ndef {name}(*a):\n    return None\n{name}()\n```")
+
+
+@pytest.mark.parametrize("category", [FailureCategory.DENIED, FailureCategory.MISSING])
+def test_the_model_repairer_declines_what_no_program_can_change(category: FailureCategory) -> None:
+    """A refused risky action or an app the device lacks: no model call, no new program."""
+
+    class Untouchable:
+        def chat(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("the model must not be asked")
+
+    repairer = LLMRepairer(Untouchable(), TABLETOP, max_parse_retries=0, max_tokens=48)  # type: ignore[arg-type]
+    verdict = Verdict(False, "trace", category, "refused")
+    execution = Execution(ExecutionStatus.ERROR, [], [], category=category)
+    assert repairer.repair(SUBGOAL, Policy("pick('a')\n"), execution, verdict, _scene(), _api()) is None
