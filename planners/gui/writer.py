@@ -182,7 +182,7 @@ class GuiTemplateWriter:
                     f"    raise ElementNotFound({wanted})"]
         read = f"read_text({lit(field_query)})"
         return ["# suggestion lists refresh a moment after typing (they debounce keys): let it settle",
-                f"wait_for({lit(_NEVER_SHOWN)}, timeout_s=0.45)",
+                "wait_idle(timeout_s=1.5)",
                 "# walk the suggestions with the arrow keys until the field holds a fitting one",
                 'key("down")',
                 f"value = {read}",

@@ -63,6 +63,12 @@ class BrowserOptions(StrictModel):
     settle_s: float = Field(default=0.0, ge=0, le=5, description="wait after each input before observing")
     quiet_ms: float = Field(default=30.0, ge=0, le=2000,
                             description="observe once the page has had no DOM change, input or animation this long")
+    timer_horizon_ms: float = Field(default=100.0, ge=0, le=10000,
+                                    description="an observation also waits for timers of at most this delay that "
+                                                "the page set in reaction to input (script-driven animation steps)")
+    idle_timer_horizon_ms: float = Field(default=1000.0, ge=0, le=10000,
+                                         description="wait_idle also waits for such timers up to this delay (a "
+                                                     "debounced search, a menu's opening delay)")
     max_settle_ms: float = Field(default=1500.0, ge=0, le=10000,
                                  description="observe anyway after waiting this long for the page to settle")
     reduce_motion: bool = Field(default=False, description="switch page animations off (jQuery effects, CSS "
@@ -207,22 +213,30 @@ class BrowserEnv(GuiEnv):
 
     def _elements_impl(self, image: np.ndarray | None) -> list[UIElement]:
         """The DOM's elements once the page has settled (no DOM mutation, input event or running
-        animation for ``quiet_ms``), so positions are not read mid-animation; one asynchronous
-        script call, whose wait costs only the time the page was still changing."""
-        rows = self._settle(self.options.max_elements)
+        animation for ``quiet_ms``, no timer pending that input set off), so positions are not
+        read mid-animation; one asynchronous script call, whose wait costs only the time the
+        page was still changing."""
+        rows, _ = self._settle(self.options.max_elements)
         return sorted((self._element(row) for row in rows), key=reading_order)
 
-    def _settle(self, max_elements: int = 0) -> list[list[Any]]:
-        """Wait until the page is quiet, then read up to ``max_elements`` elements (0: just wait)."""
+    def _wait_settled_impl(self, timeout_s: float) -> bool | None:
+        return self._settle(0, max_wait_ms=1000 * timeout_s, timer_horizon_ms=self.options.idle_timer_horizon_ms)[1]
+
+    def _settle(self, max_elements: int = 0, max_wait_ms: float | None = None,
+                timer_horizon_ms: float | None = None) -> tuple[list[list[Any]], bool]:
+        """Wait until the page is quiet (at most ``max_wait_ms``, default ``max_settle_ms``), then
+        read up to ``max_elements`` elements (0: just wait); the rows and whether it settled."""
         o = self.options
-        args = json.dumps([max_elements, o.root, o.exclude, o.quiet_ms, o.max_settle_ms, o.reduce_motion])
+        wait_ms = o.max_settle_ms if max_wait_ms is None else max_wait_ms
+        horizon = o.timer_horizon_ms if timer_horizon_ms is None else timer_horizon_ms
+        args = json.dumps([max_elements, o.root, o.exclude, o.quiet_ms, wait_ms, o.reduce_motion, horizon])
         script = f"new Promise((done) => (function () {{\n{_DOM_JS}\n}}).apply(null, [...{args}, done]))"
-        rows, dpr, settled, waited_ms = self.page.evaluate(script)
+        rows, dpr, settled, waited_ms = self.page.evaluate(script, timeout_s=max(5.0, 2 * wait_ms / 1000))
         self._dpr = float(dpr)
         self.settle_waits_ms.append(float(waited_ms))
         if not settled:
-            log.info("the page did not settle within %.0f ms; reading it as it is", o.max_settle_ms)
-        return rows
+            log.info("the page did not settle within %.0f ms; reading it as it is", wait_ms)
+        return rows, bool(settled)
 
     def _element(self, row: list[Any]) -> UIElement:
         eid, role, text, left, top, right, bottom, clickable, editable, checked, selected, description = row

@@ -113,9 +113,11 @@ const read = function (maxElements, rootSelector, excludeSelector) {
   }
   return [out, window.devicePixelRatio || 1];
 };
-// Settling: wait (asynchronously: the page keeps running) until nothing changed for quietMs: no DOM
-// mutation, no input event, no running animation or transition; then read once. At most maxWaitMs.
-const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, reduceMotion, done] = arguments;
+// Settling: wait (asynchronously: the page keeps running) until the page has stopped reacting: no DOM mutation,
+// input event or running animation for quietMs, and no timer of at most timerHorizonMs still pending that the
+// agent's input set off (a step of a script-driven animation; with a long horizon, a debounced search); then read
+// once. At most maxWaitMs.
+const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, reduceMotion, timerHorizonMs, done] = arguments;
 if (reduceMotion) {
   // As UI tests do on phones (animation scale 0): effects finish at once, so the page settles at once.
   if (window.jQuery && window.jQuery.fx) window.jQuery.fx.off = true;
@@ -131,24 +133,50 @@ if (reduceMotion) {
 const st = window.__embodiedSettle || (window.__embodiedSettle = {});
 if (!st.watch) {
   st.lastChange = 0;
+  st.pending = new Map();  // timer id -> [when it is due, its delay]: timers the page set in reaction to input
   const touch = () => { st.lastChange = performance.now(); };
   st.watch = new MutationObserver(touch);
   st.watch.observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
-  for (const kind of ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "keydown", "keyup", "input", "touchend"]) {
-    window.addEventListener(kind, touch, true);
-  }
+  const INPUT = ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "keydown", "keypress", "keyup", "input",
+                 "change", "touchstart", "touchend"];
+  for (const kind of INPUT) window.addEventListener(kind, touch, true);
+  // A timer counts when it is set while the page handles a real input event, or by the callback of a timer that
+  // counts (a chain of animation steps); timers the page runs on its own (a clock) do not.
+  const inputKinds = new Set(INPUT);
+  const nativeSet = window.setTimeout, nativeClear = window.clearTimeout;
+  let reacting = 0;
+  window.setTimeout = function (fn, delay, ...rest) {
+    const ms = Math.max(0, Number(delay) || 0);
+    const ev = window.event;
+    const caused = reacting > 0 || (ev && ev.isTrusted && inputKinds.has(ev.type));
+    if (!caused || ms > 10000 || typeof fn !== "function") return nativeSet.apply(window, arguments);
+    const id = nativeSet.call(window, function () {
+      st.pending.delete(id);
+      reacting++;
+      try { return fn.apply(this, rest); } finally { reacting--; touch(); }
+    }, ms);
+    st.pending.set(id, [performance.now() + ms, ms]);
+    return id;
+  };
+  window.clearTimeout = function (id) { st.pending.delete(id); return nativeClear.call(window, id); };
 }
 const t0 = performance.now();
 const animating = () => document.getAnimations && document.getAnimations().some((a) => a.playState === "running" &&
   a.effect && a.effect.getTiming && a.effect.getTiming().iterations !== Infinity);
 const attempt = () => {
   const now = performance.now();
-  const quiet = now - st.lastChange >= quietMs && !animating();
+  let due = 0;  // the last pending reaction timer's due time
+  for (const [id, [when, delay]] of st.pending) {
+    if (when < now - 1000) st.pending.delete(id);  // long overdue: a page that replaced setTimeout, or a lost id
+    else if (delay <= timerHorizonMs) due = Math.max(due, when);
+  }
+  const quiet = now - st.lastChange >= quietMs && due === 0 && !animating();
   if (quiet || now - t0 >= maxWaitMs) {
     const [rows, dpr] = read(maxElements, rootSelector, excludeSelector);
     done([rows, dpr, quiet, Math.round(now - t0)]);
   } else {
-    setTimeout(attempt, Math.max(4, Math.min(quietMs - (now - st.lastChange), 20)));
+    const wait = due > now ? due - now + 1 : quietMs - (now - st.lastChange);
+    setTimeout(attempt, Math.max(4, Math.min(wait, 20)));
   }
 };
 attempt();

@@ -295,10 +295,15 @@ class GuiSkills:
         self.env.swipe(*a.center, *b.center, 1.0)
 
     def wait_idle(self, timeout_s: float = 5.0, quiet_s: float = 0.3) -> bool:
-        """Wait until the screen stops changing: the elements (texts, states, places) read the
-        same for ``quiet_s`` seconds. False when it was still changing after ``timeout_s``."""
+        """Wait until the screen stops changing: by the backend's own signals where it has them
+        (a web page: no DOM change, animation or timer its input set off), else until the
+        elements (texts, states, places) read the same for ``quiet_s`` seconds. False when it
+        was still changing after ``timeout_s``."""
         deadline = time.monotonic() + _seconds("timeout_s", timeout_s)
         _seconds("quiet_s", quiet_s)
+        settled = self.env.wait_settled(timeout_s)
+        if settled is not None:  # the backend knows when its screen is idle (a page's DOM and timers)
+            return settled
         last = self._signature(self.observation(fresh=True).elements)
         stable_since = time.monotonic()
         while True:
