@@ -61,8 +61,9 @@ class BrowserOptions(StrictModel):
     exclude: str | None = Field(default=None, description="CSS selector of regions never reported (a task's "
                                                           "own instruction, a score panel)")
     settle_s: float = Field(default=0.0, ge=0, le=5, description="wait after each input before observing")
-    quiet_ms: float = Field(default=30.0, ge=0, le=2000,
-                            description="observe once the page has had no DOM change, input or animation this long")
+    quiet_ms: float = Field(default=16.0, ge=0, le=2000,
+                            description="observe once the page has had no DOM change, input or animation this long "
+                                        "(a frame at 60 Hz; work that input set off is waited for on its own)")
     timer_horizon_ms: float = Field(default=100.0, ge=0, le=10000,
                                     description="an observation also waits for timers of at most this delay that "
                                                 "the page set in reaction to input (script-driven animation steps)")

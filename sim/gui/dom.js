@@ -134,31 +134,52 @@ const st = window.__embodiedSettle || (window.__embodiedSettle = {});
 if (!st.watch) {
   st.lastChange = 0;
   st.pending = new Map();  // timer id -> [when it is due, its delay]: timers the page set in reaction to input
+  st.frames = new Map();  // animation frame id -> when requested, in reaction to input
   const touch = () => { st.lastChange = performance.now(); };
   st.watch = new MutationObserver(touch);
   st.watch.observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
   const INPUT = ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "keydown", "keypress", "keyup", "input",
                  "change", "touchstart", "touchend"];
   for (const kind of INPUT) window.addEventListener(kind, touch, true);
-  // A timer counts when it is set while the page handles a real input event, or by the callback of a timer that
-  // counts (a chain of animation steps); timers the page runs on its own (a clock) do not.
+  // Work the page set off in reaction to the agent's input: a timer or animation frame requested while the page
+  // handles a real input event, or by the callback of one that counts (a chain of animation steps), for at most
+  // CHAIN_MS after the input (a loop that never ends is not waited for); timers the page runs on its own do not count.
+  const CHAIN_MS = 2000;
   const inputKinds = new Set(INPUT);
   const nativeSet = window.setTimeout, nativeClear = window.clearTimeout;
-  let reacting = 0;
+  const nativeFrame = window.requestAnimationFrame, nativeCancelFrame = window.cancelAnimationFrame;
+  let chain = null;  // when the input that started the running callback's chain happened
+  const origin = () => {
+    if (chain !== null) return performance.now() - chain <= CHAIN_MS ? chain : null;
+    const ev = window.event;
+    return ev && ev.isTrusted && inputKinds.has(ev.type) ? performance.now() : null;
+  };
+  const inChain = (start, fn) => function (...args) {
+    const outer = chain;
+    chain = start;
+    try { return fn.apply(this, args); } finally { chain = outer; touch(); }
+  };
   window.setTimeout = function (fn, delay, ...rest) {
     const ms = Math.max(0, Number(delay) || 0);
-    const ev = window.event;
-    const caused = reacting > 0 || (ev && ev.isTrusted && inputKinds.has(ev.type));
-    if (!caused || ms > 10000 || typeof fn !== "function") return nativeSet.apply(window, arguments);
-    const id = nativeSet.call(window, function () {
-      st.pending.delete(id);
-      reacting++;
-      try { return fn.apply(this, rest); } finally { reacting--; touch(); }
-    }, ms);
+    const start = origin();
+    if (start === null || ms > 10000 || typeof fn !== "function") return nativeSet.apply(window, arguments);
+    const run = inChain(start, fn);
+    const id = nativeSet.call(window, function () { st.pending.delete(id); return run.apply(this, rest); }, ms);
     st.pending.set(id, [performance.now() + ms, ms]);
     return id;
   };
   window.clearTimeout = function (id) { st.pending.delete(id); return nativeClear.call(window, id); };
+  if (nativeFrame) {
+    window.requestAnimationFrame = function (fn) {
+      const start = origin();
+      if (start === null || typeof fn !== "function") return nativeFrame.call(window, fn);
+      const run = inChain(start, fn);
+      const id = nativeFrame.call(window, function (t) { st.frames.delete(id); return run.call(this, t); });
+      st.frames.set(id, performance.now());
+      return id;
+    };
+    window.cancelAnimationFrame = function (id) { st.frames.delete(id); return nativeCancelFrame.call(window, id); };
+  }
 }
 const t0 = performance.now();
 const animating = () => document.getAnimations && document.getAnimations().some((a) => a.playState === "running" &&
@@ -170,7 +191,8 @@ const attempt = () => {
     if (when < now - 1000) st.pending.delete(id);  // long overdue: a page that replaced setTimeout, or a lost id
     else if (delay <= timerHorizonMs) due = Math.max(due, when);
   }
-  const quiet = now - st.lastChange >= quietMs && due === 0 && !animating();
+  for (const [id, when] of st.frames) if (when < now - 1000) st.frames.delete(id);  // a frame that never came (hidden)
+  const quiet = now - st.lastChange >= quietMs && due === 0 && st.frames.size === 0 && !animating();
   if (quiet || now - t0 >= maxWaitMs) {
     const [rows, dpr] = read(maxElements, rootSelector, excludeSelector);
     done([rows, dpr, quiet, Math.round(now - t0)]);

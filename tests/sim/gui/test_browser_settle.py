@@ -20,20 +20,30 @@ pytestmark = [
                        reason="needs Debian chromium and chromium-driver"),
 ]
 
-# "Slide" moves a box in 6 steps 70 ms apart (longer than the 30 ms quiet window): read between
-# two steps, the box is half-way. The search field fills its list 400 ms after the last key, as
-# debounced searches do. A clock ticks every 50 ms all the time, on its own.
+# "Slide" moves a box in 6 steps 70 ms apart (longer than the quiet window): read between two
+# steps, the box is half-way; "Glide" moves a kite over 20 animation frames. The search field
+# fills its list 400 ms after the last key, as debounced searches do. A clock ticks every 50 ms
+# all the time, on its own.
 PAGE = """<!doctype html><html><head><title>Settle desk</title></head><body style="font: 16px sans-serif">
 <button id="go" onclick="slide()">Slide</button>
+<button id="glide" onclick="glide()" style="margin-left: 200px">Glide</button>
 <div id="box" style="position: absolute; left: 10px; top: 80px; width: 60px; height: 30px">Box</div>
+<div id="kite" style="position: absolute; left: 10px; top: 115px; width: 60px; height: 30px">Kite</div>
 <input id="q" aria-label="Search" style="position: absolute; top: 150px">
 <ul id="hits" style="position: absolute; top: 190px"></ul>
 <span id="clock" style="position: absolute; top: 300px">0</span>
 <script>
 function slide() {
   let x = 10;
-  const step = () => { x += 50; document.getElementById('box').style.left = x + 'px'; if (x < 310) setTimeout(step, 70); };
+  const step = () => { x += 50; document.getElementById('box').style.left = x + 'px';
+                       if (x < 310) setTimeout(step, 70); };
   setTimeout(step, 70);
+}
+function glide() {  // 20 animation frames, as requestAnimationFrame-driven effects run
+  let frames = 0;
+  const step = () => { frames += 1; document.getElementById('kite').style.left = (10 + 15 * frames) + 'px';
+                       if (frames < 20) requestAnimationFrame(step); };
+  requestAnimationFrame(step);
 }
 let pending = null;
 document.getElementById('q').addEventListener('keydown', () => {
@@ -62,6 +72,9 @@ def test_an_observation_waits_for_the_steps_a_tap_set_off(browser: BrowserEnv) -
     skills.tap("Slide")
     box = next(e for e in browser.observe().elements if e.text == "Box")
     assert box.bounds[0] == 310  # the last step's place, not a place half-way
+    skills.tap("Glide")
+    kite = next(e for e in browser.observe().elements if e.text == "Kite")
+    assert kite.bounds[0] == 310
 
 
 def test_wait_idle_waits_for_a_debounced_list_but_a_read_does_not(browser: BrowserEnv) -> None:
