@@ -146,6 +146,9 @@ class UIElement:
     enabled: bool = True
     focused: bool = False
     scrollable: bool = False
+    # A slider's (minimum, maximum, step) where the widget states them (a range input, an ARIA
+    # slider); its ``text`` is then its current value.
+    value_range: tuple[float, float, float] | None = None
 
     @property
     def center(self) -> tuple[int, int]:

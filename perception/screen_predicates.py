@@ -4,6 +4,7 @@
 * ``checked(X)``: the checkbox/switch/radio described by X is ticked;
 * ``field_value(X, V)``: the field described by X holds V (case and spacing ignored; OCR'd
   values may differ by a character or two);
+* ``slider_value(X, V)``: the slider described by X reads the number V (within half its step);
 * ``element_absent(X)``: nothing matches X (a dialog closed, a button gone);
 * ``screen_changed()``: the screen differs from a previous observation.
 
@@ -86,6 +87,22 @@ def _evaluate(cond: Condition, obs: Observation, previous: Observation | None,
                                    FailureCategory.NOT_FOUND)
         return PredicateResult(bool(state), f"{args[0]!r} is {'checked' if state else 'not checked'}",
                                FailureCategory.NONE if state else FailureCategory.WRONG_STATE)
+    if p == "slider_value":
+        el = _subject(args[0], obs.elements, matcher, ("slider",))
+        if el is None:
+            return _missing(args[0], obs.elements, matcher)
+        if el.role != "slider":
+            return PredicateResult(False, f"{args[0]!r} matches a {el.role} {el.text!r}, not a slider",
+                                   FailureCategory.NOT_FOUND)
+        try:
+            want, have = float(args[1]), float(el.text)
+        except ValueError:
+            return PredicateResult(False, f"the slider {args[0]!r} reads {el.text!r}, wanted the number {args[1]!r}",
+                                   FailureCategory.WRONG_STATE)
+        step = el.value_range[2] if el.value_range else 0.0
+        ok = abs(have - want) <= max(step / 2, 1e-9)
+        return PredicateResult(ok, f"the slider {args[0]!r} reads {el.text}, wanted {args[1]}",
+                               FailureCategory.NONE if ok else FailureCategory.WRONG_STATE)
     if p == "field_value":
         el = _subject(args[0], obs.elements, matcher, _FIELD_ROLES)
         if el is None:

@@ -238,6 +238,24 @@ class Interpreter:
             return []
         return [self._note(self.g.ground_field(t, self.elements)) for t in self.g.expand(target, self.elements)]
 
+    def _slide(self, intent: Intent) -> None:
+        target = intent.into or Target("the slider", role="slider")
+        grounded = self._note(self.g.ground(target, self.elements, ("slider",)))
+        if not grounded.found or grounded.element.role != "slider":
+            sliders = [e for e in self.elements if e.role == "slider"]
+            if len(sliders) == 1 and not target.label:
+                only = Target(target.text, role="slider")
+                grounded = Grounded(only, only.query(), sliders[0])
+        self._set_slider(intent.value or "", grounded)
+
+    def _set_slider(self, value: str, slider: Grounded) -> None:
+        try:
+            number = float(value.strip().rstrip("%").strip())
+        except ValueError as exc:
+            raise PlanningError(f"a slider is set to a number, not {value!r}") from exc
+        self._add(sg.set_slider(number, slider.query, f"set the slider {slider.query} to {number:g}",
+                                label=slider.label))
+
     def _type_into(self, value: str, fields: list[Grounded], secret: str = "") -> None:
         if not fields:
             self._add(sg.type_text(value, "", f"type {sg.q(value)}", secret=secret))
@@ -286,6 +304,12 @@ class Interpreter:
                 self._type_into(cased(value, intent.case), fields)
             return
         value = cased(self._referenced(intent.value or ""), intent.case)
+        if intent.into is not None and not intent.into.plural:
+            slider = self.g.ground(intent.into, self.elements, ("slider",))
+            if slider.found and slider.element.role == "slider" and not slider.loose:
+                self._note(slider)
+                self._set_slider(value, slider)  # "set Volume to 30" where Volume is a slider: typing does nothing
+                return
         self._type_into(value, self._field(intent.into))
 
     def _choose(self, intent: Intent) -> None:

@@ -18,12 +18,12 @@ from embodied.types import Condition, Subgoal
 
 TAP, TYPE, CHECK, UNCHECK, TOGGLE, SELECT_OPTION, CHOOSE, KEY = (
     "tap", "type", "check", "uncheck", "toggle", "select_option", "choose", "key")
-SCROLL, SCROLL_TO, WAIT, BACK, HOME, LONG_PRESS, CLOSE_DIALOG, FOCUS = (
-    "scroll", "scroll_to", "wait", "back", "home", "long_press", "close_dialog", "focus")
+SCROLL, SCROLL_TO, WAIT, BACK, HOME, LONG_PRESS, CLOSE_DIALOG, FOCUS, SET_SLIDER = (
+    "scroll", "scroll_to", "wait", "back", "home", "long_press", "close_dialog", "focus", "set_slider")
 ACTIONS = (TAP, TYPE, CHECK, UNCHECK, TOGGLE, SELECT_OPTION, CHOOSE, KEY, SCROLL, SCROLL_TO, WAIT, BACK, HOME,
-           LONG_PRESS, CLOSE_DIALOG, FOCUS)
+           LONG_PRESS, CLOSE_DIALOG, FOCUS, SET_SLIDER)
 #: Actions whose subject element is args["target"] (looked for on screen before they run).
-TARGETED = (TAP, CHECK, UNCHECK, TOGGLE, LONG_PRESS, CLOSE_DIALOG, FOCUS)
+TARGETED = (TAP, CHECK, UNCHECK, TOGGLE, LONG_PRESS, CLOSE_DIALOG, FOCUS, SET_SLIDER)
 
 _DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})|(\d{4})-(\d{1,2})-(\d{1,2})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])?\.?\s*[Mm]?\.?")
@@ -97,6 +97,12 @@ def toggle(target: str, now_checked: bool | None, description: str, *, label: st
     return _subgoal(description, TOGGLE, conditions, target=target, label=label)
 
 
+def set_slider(value: float, target: str, description: str, *, label: str = "") -> Subgoal:
+    """Drag a slider to a number; afterwards it must read that number."""
+    return _subgoal(description, SET_SLIDER, [Condition("slider_value", (target, f"{value:g}"))], target=target,
+                    value=value, label=label)
+
+
 def select_option(option: str, dropdown: str, description: str) -> Subgoal:
     return _subgoal(description, SELECT_OPTION, [Condition("field_value", (dropdown, option))], option=option,
                     dropdown=dropdown, label=option)
@@ -151,6 +157,6 @@ def close_dialog(target: str, description: str, *, label: str = "", inserted: bo
 def key_of(subgoal: Subgoal) -> tuple[str, ...]:
     """What a subgoal does, for loop detection and plan comparison (not its wording)."""
     args = subgoal.args
-    parts = [str(args.get(k, "")) for k in ("target", "text", "secret", "into", "option", "dropdown", "name",
+    parts = [str(args.get(k, "")) for k in ("target", "text", "value", "secret", "into", "option", "dropdown", "name",
                                                "direction", "starts_with", "ends_with", "equals")]
     return (subgoal.action, *parts)

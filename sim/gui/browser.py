@@ -240,12 +240,13 @@ class BrowserEnv(GuiEnv):
         return rows, bool(settled)
 
     def _element(self, row: list[Any]) -> UIElement:
-        eid, role, text, left, top, right, bottom, clickable, editable, checked, selected, description = row
+        eid, role, text, left, top, right, bottom, clickable, editable, checked, selected, description, span = row
         s = self._dpr
         return UIElement(id=eid, role=role, text=text,
                          bounds=(int(left * s), int(top * s), round(right * s), round(bottom * s)),
                          clickable=bool(clickable), editable=bool(editable), checked=checked, selected=selected,
-                         description=description)
+                         description=description,
+                         value_range=(float(span[0]), float(span[1]), float(span[2])) if span else None)
 
     def _context_impl(self) -> str:
         return str(self.driver.title or "")

@@ -1,6 +1,7 @@
 // Visible UI elements of the page (or of the element matching rootSelector), in one asynchronous call once the page
 // has settled. Returns [elements, devicePixelRatio, settled, waitedMs].
-// Each element: [id, role, text, left, top, right, bottom, clickable, editable, checked, selected, description]
+// Each element: [id, role, text, left, top, right, bottom, clickable, editable, checked, selected, description,
+// range] (range: a slider's [min, max, step], step 0 when any value goes; else null)
 // in CSS pixels of the viewport. Ids ("e12") are stable for the life of the page: a WeakMap
 // remembers the number given to each DOM node the first time it was seen.
 const read = function (maxElements, rootSelector, excludeSelector) {
@@ -78,7 +79,17 @@ const read = function (maxElements, rootSelector, excludeSelector) {
     const role = roleOf(el);
     const editable = ["textbox", "password", "search", "textarea"].includes(role) && !el.disabled && !el.readOnly;
     let text;
-    if (role === "password") text = el.value ? "***" : "";  // whether it is filled, never the value
+    let range = null;  // a slider's [min, max, step]; its text is then its value
+    if (role === "slider") {
+      const num = (v, d) => (v === null || v === "" || isNaN(Number(v)) ? d : Number(v));
+      if (el.tagName === "INPUT") {
+        range = [num(el.min, 0), num(el.max, 100), el.step === "any" ? 0 : num(el.step, 1)];
+        text = el.value;
+      } else {
+        range = [num(el.getAttribute("aria-valuemin"), 0), num(el.getAttribute("aria-valuemax"), 100), 0];
+        text = clean(el.getAttribute("aria-valuenow") || "");
+      }
+    } else if (role === "password") text = el.value ? "***" : "";  // whether it is filled, never the value
     else if (el.tagName === "SELECT") text = clean(el.selectedOptions.length ? el.selectedOptions[0].text : "");
     else if (el.tagName === "INPUT" && ["checkbox", "radio"].includes(role)) text = labelOf(el);
     else if (el.tagName === "INPUT" || el.tagName === "TEXTAREA") text = clean(el.value);
@@ -92,7 +103,8 @@ const read = function (maxElements, rootSelector, excludeSelector) {
     let selected = null;
     if (el.tagName === "OPTION") selected = el.selected;
     else if (el.hasAttribute("aria-selected")) selected = el.getAttribute("aria-selected") === "true";
-    out.push([idOf(el), role, text, r.left, r.top, r.right, r.bottom, !el.disabled, editable, checked, selected, description]);
+    out.push([idOf(el), role, text, r.left, r.top, r.right, r.bottom, !el.disabled, editable, checked, selected, description,
+              range]);
     taken.add(el);
   }
   // Text blocks: each visible text node not inside an element listed above.
@@ -109,7 +121,7 @@ const read = function (maxElements, rootSelector, excludeSelector) {
     if (!onScreen(r) || !unoccluded(parent, r)) continue;
     const clickable = window.getComputedStyle(parent).cursor === "pointer";
     const role = parent.tagName === "LABEL" ? "label" : /^H[1-6]$/.test(parent.tagName) ? "heading" : "text";
-    out.push([idOf(node), role, text, r.left, r.top, r.right, r.bottom, clickable, false, null, null, ""]);
+    out.push([idOf(node), role, text, r.left, r.top, r.right, r.bottom, clickable, false, null, null, "", null]);
   }
   return [out, window.devicePixelRatio || 1];
 };

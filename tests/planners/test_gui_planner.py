@@ -266,7 +266,7 @@ def test_every_template_passes_the_sandbox_check() -> None:
                sg.choose("text field", "choose", starts_with="Sa", ends_with="ino"), sg.choose("", "c", equals="a"),
                sg.key("enter"), sg.scroll("down"), sg.scroll_to("Privacy"), sg.wait("Done"), sg.wait(seconds=1),
                sg.back(), sg.home(), sg.long_press("Photos", "lp"), sg.focus("text field", "f"),
-               sg.close_dialog('"Close"', "close")]
+               sg.close_dialog('"Close"', "close"), sg.set_slider(35, "Volume slider", "slide")]
     assert {s.action for s in samples} == set(sg.ACTIONS)
     for s in samples:
         source = writer.render(s, __import__("planners.gui").gui.GuiPolicyOptions())

@@ -87,6 +87,16 @@ class Type(SubgoalAction):
 
 
 @dataclass(frozen=True)
+class SetSlider(SubgoalAction):
+    """Drag the slider ``target`` to the number ``value`` (then nudge it with its arrow keys)."""
+
+    action: ClassVar[str] = "set_slider"
+    target: str
+    value: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class SelectOption(SubgoalAction):
     action: ClassVar[str] = "select_option"
     option: str
@@ -149,5 +159,6 @@ class Home(SubgoalAction):
     action: ClassVar[str] = "home"
 
 
-ACTIONS = ActionSet([Tap, LongPress, Focus, CloseDialog, Check, Uncheck, Toggle, Type, SelectOption, Choose, Key,
+ACTIONS = ActionSet([Tap, LongPress, Focus, CloseDialog, Check, Uncheck, Toggle, Type, SetSlider, SelectOption, Choose,
+                     Key,
                      Scroll, ScrollTo, Wait, Back, Home])
