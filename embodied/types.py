@@ -23,6 +23,7 @@ class FailureCategory(enum.StrEnum):
     DROPPED = "dropped"
     WRONG_PLACE = "wrong_place"
     WRONG_STATE = "wrong_state"  # GUI: the screen is not in the expected state (box unticked, wrong value)
+    NO_EFFECT = "no_effect"  # GUI: a step meant to change the screen (a submit, an expand) left it as it was
     COLLISION = "collision"
     NOT_FOUND = "not_found"
     UNREACHABLE = "unreachable"

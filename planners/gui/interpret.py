@@ -33,6 +33,15 @@ _POINTER = re.compile(r"(?:the\s+)?(?:value|text|number|content|contents|entry|a
 _OPTION_ROLES = ("checkbox", "radio", "switch", "option", "menuitem")
 
 
+def _submit_like(g: Grounded) -> bool:
+    """Whether a grounded tap presses a form's commit button ("Submit", "Save", "Log in"): then
+    the page or a dialog must change afterwards, or the submit did nothing."""
+    if not g.found or g.element.role != "button":
+        return False
+    shown = " ".join((g.element.text or g.element.description).lower().split()).strip(" .!")
+    return shown in lx.SUBMIT_LABELS or shown in lx.COMMIT_WORDS
+
+
 def cased(text: str, case: str) -> str:
     return {"upper": text.upper(), "lower": text.lower(), "title": text.title()}.get(case, text)
 
@@ -110,7 +119,7 @@ class Interpreter:
             role = g.element.role if g.found else ""
             self._add(sg.tap((f"#{g.element_id}" if g.element_id else g.query), f"{intent.verb} {self._shown(g)}",
                              label=g.label, role=role, element=g.element_id, expand=intent.kind == lx.EXPAND,
-                             opens=intent.kind == lx.OPEN))
+                             opens=intent.kind == lx.OPEN, submits=_submit_like(g)))
 
     _open = _tap
     _expand = _tap
@@ -363,12 +372,12 @@ class Interpreter:
     def _commit(self, labels: Sequence[str], what: str) -> None:
         button = self.g.first_of(labels, self.elements)
         if button is None:
-            self._add(sg.key("enter", f"press enter to {what}"))
+            self._add(sg.key("enter", f"press enter to {what}", submits=True))
             return
         label = button.text or button.description
         t = Target(label, label=label, quoted=True)
         g = self.g.ground(t, self.elements)
-        self._add(sg.tap(g.query, f"{what}: click {sg.q(label)}", label=label, role=button.role))
+        self._add(sg.tap(g.query, f"{what}: click {sg.q(label)}", label=label, role=button.role, submits=True))
 
     def _implied_commit(self, last: Intent) -> None:
         """"Enter X" as the last words, with nothing said about submitting: a person would

@@ -57,12 +57,13 @@ def _subgoal(description: str, action: str, conditions: list[Condition] | None =
 
 
 def tap(target: str, description: str, *, label: str = "", element: str = "", role: str = "",
-        expand: bool = False, opens: bool = False) -> Subgoal:
+        expand: bool = False, opens: bool = False, submits: bool = False) -> Subgoal:
     """Tap an element. ``expand``: it opens/expands something, so the screen must change.
-    ``opens``: the instruction said "open X", which may also name an app to start."""
-    conditions = [Condition("screen_changed")] if expand else []
+    ``opens``: the instruction said "open X", which may also name an app to start. ``submits``:
+    a submit-like button: the page or a dialog must change (a submit that does nothing fails)."""
+    conditions = [Condition("screen_changed")] if expand or submits else []
     return _subgoal(description, TAP, conditions, target=target, label=label, element=element, role=role,
-                    expand=expand or None, opens=opens or None)
+                    expand=expand or None, opens=opens or None, submits=submits or None)
 
 
 def long_press(target: str, description: str, *, label: str = "") -> Subgoal:
@@ -114,8 +115,10 @@ def choose(field: str, description: str, *, starts_with: str = "", ends_with: st
                     label=equals or starts_with)
 
 
-def key(name: str, description: str = "") -> Subgoal:
-    return _subgoal(description or f"press the {name} key", KEY, name=name)
+def key(name: str, description: str = "", *, submits: bool = False) -> Subgoal:
+    """Press a key; ``submits``: it commits a form, so the page or a dialog must change."""
+    conditions = [Condition("screen_changed")] if submits else []
+    return _subgoal(description or f"press the {name} key", KEY, conditions, name=name, submits=submits or None)
 
 
 def scroll(direction: str) -> Subgoal:
