@@ -5,7 +5,6 @@ timers the page runs on its own do not hold anything up. One Chromium, a page of
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -80,14 +79,11 @@ def test_an_observation_waits_for_the_steps_a_tap_set_off(browser: BrowserEnv) -
 def test_wait_idle_waits_for_a_debounced_list_but_a_read_does_not(browser: BrowserEnv) -> None:
     skills = GuiSkills(browser)
     skills.type_text("kiwi", into="Search")
-    t0 = time.perf_counter()
     texts = [e.text for e in browser.observe().elements]
-    read_s = time.perf_counter() - t0
-    assert "kiwi found" not in texts and read_s < 0.35  # a 400 ms debounce is beyond an observation's horizon
+    assert "kiwi found" not in texts  # a 400 ms debounce is beyond an observation's horizon: not waited for
     assert skills.wait_idle(timeout_s=3)
     assert "kiwi found" in [e.text for e in browser.observe().elements]
 
 
 def test_a_clock_of_the_page_own_does_not_hold_a_read_up(browser: BrowserEnv) -> None:
-    browser.observe()
-    assert browser.settle_waits_ms[-1] < 500  # the 50 ms clock is not the agent's doing
+    assert browser.wait_settled(1.0) is True  # the page's own 50 ms clock is not work the agent set off
