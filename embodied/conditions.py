@@ -15,9 +15,10 @@ from embodied.types import Condition
 _CALL = re.compile(r"^\s*(not\s+)?([a-z_]+)\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
 ARITY = {"on": 2, "inside": 2, "near": 2, "left_of": 2, "right_of": 2, "behind": 2, "in_front_of": 2,
          "grasped": 1, "upright": 1, "at": 1, "moved": 1,
-         "text_visible": 1, "checked": 1, "field_value": 2, "element_absent": 1, "screen_changed": 0}
+         "text_visible": 1, "checked": 1, "field_value": 2, "element_absent": 1, "screen_changed": 0,
+         "slider_value": 2}
 #: Predicates over a GUI screen (evaluated by perception.screen_predicates, not by geometry).
-GUI_PREDICATES = ("text_visible", "checked", "field_value", "element_absent", "screen_changed")
+GUI_PREDICATES = ("text_visible", "checked", "field_value", "element_absent", "screen_changed", "slider_value")
 
 
 @dataclass(frozen=True)

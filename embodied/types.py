@@ -23,6 +23,7 @@ class FailureCategory(enum.StrEnum):
     DROPPED = "dropped"
     WRONG_PLACE = "wrong_place"
     WRONG_STATE = "wrong_state"  # GUI: the screen is not in the expected state (box unticked, wrong value)
+    NO_EFFECT = "no_effect"  # GUI: a step meant to change the screen (a submit, an expand) left it as it was
     COLLISION = "collision"
     NOT_FOUND = "not_found"
     UNREACHABLE = "unreachable"
@@ -164,6 +165,9 @@ class UIElement:
     enabled: bool = True
     focused: bool = False
     scrollable: bool = False
+    # A slider's (minimum, maximum, step) where the widget states them (a range input, an ARIA
+    # slider); its ``text`` is then its current value.
+    value_range: tuple[float, float, float] | None = None
 
     @property
     def center(self) -> tuple[int, int]:

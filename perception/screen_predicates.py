@@ -4,6 +4,7 @@
 * ``checked(X)``: the checkbox/switch/radio described by X is ticked;
 * ``field_value(X, V)``: the field described by X holds V (case and spacing ignored; OCR'd
   values may differ by a character or two);
+* ``slider_value(X, V)``: the slider described by X reads the number V (within half its step);
 * ``element_absent(X)``: nothing matches X (a dialog closed, a button gone);
 * ``screen_changed()``: the screen differs from a previous observation.
 
@@ -86,6 +87,22 @@ def _evaluate(cond: Condition, obs: Observation, previous: Observation | None,
                                    FailureCategory.NOT_FOUND)
         return PredicateResult(bool(state), f"{args[0]!r} is {'checked' if state else 'not checked'}",
                                FailureCategory.NONE if state else FailureCategory.WRONG_STATE)
+    if p == "slider_value":
+        el = _subject(args[0], obs.elements, matcher, ("slider",))
+        if el is None:
+            return _missing(args[0], obs.elements, matcher)
+        if el.role != "slider":
+            return PredicateResult(False, f"{args[0]!r} matches a {el.role} {el.text!r}, not a slider",
+                                   FailureCategory.NOT_FOUND)
+        try:
+            want, have = float(args[1]), float(el.text)
+        except ValueError:
+            return PredicateResult(False, f"the slider {args[0]!r} reads {el.text!r}, wanted the number {args[1]!r}",
+                                   FailureCategory.WRONG_STATE)
+        step = el.value_range[2] if el.value_range else 0.0
+        ok = abs(have - want) <= max(step / 2, 1e-9)
+        return PredicateResult(ok, f"the slider {args[0]!r} reads {el.text}, wanted {args[1]}",
+                               FailureCategory.NONE if ok else FailureCategory.WRONG_STATE)
     if p == "field_value":
         el = _subject(args[0], obs.elements, matcher, _FIELD_ROLES)
         if el is None:
@@ -177,19 +194,23 @@ def _missing(query: str, elements: Sequence[UIElement], matcher: ElementMatcher)
 def _screen_changed(obs: Observation, previous: Observation | None, min_pixels: int = 40) -> PredicateResult:
     if previous is None:
         return PredicateResult(None, "no earlier screen to compare with")
+    # Either view of a change counts: the elements (texts, states) or the pixels, where a handful of
+    # changed pixels (a blinking text cursor's worth) is not a change.
+    before = [(e.role, e.text, e.checked, e.selected, e.value_range) for e in previous.elements]
+    after = [(e.role, e.text, e.checked, e.selected, e.value_range) for e in obs.elements]
+    if before != after:
+        gone, new = len(set(before) - set(after)), len(set(after) - set(before))
+        return PredicateResult(True, f"the screen changed ({gone} element(s) gone, {new} new or different)")
     a, b = previous.images.get("screen"), obs.images.get("screen")
+    pixels = ""
     if a is not None and b is not None and a.shape == b.shape:
-        # Pixels that changed visibly; a handful (a blinking text cursor's worth) is not a change.
         diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
         count = int(np.count_nonzero(diff.max(axis=-1) > 16 if diff.ndim == 3 else diff > 16))
-        changed = count >= min_pixels
-        return PredicateResult(changed, f"{count} pixels changed (threshold {min_pixels})",
-                               FailureCategory.NONE if changed else FailureCategory.WRONG_STATE)
-    before = [(e.role, e.text, e.checked) for e in previous.elements]
-    after = [(e.role, e.text, e.checked) for e in obs.elements]
-    changed = before != after
-    return PredicateResult(changed, "elements changed" if changed else "same elements as before",
-                           FailureCategory.NONE if changed else FailureCategory.WRONG_STATE)
+        if count >= min_pixels:
+            return PredicateResult(True, f"{count} pixels changed (threshold {min_pixels})")
+        pixels = f"; {count} pixels differ (threshold {min_pixels})"
+    return PredicateResult(False, f"the screen did not change: the same {len(after)} elements (texts, states) as "
+                                  f"before the step{pixels}", FailureCategory.NO_EFFECT)
 
 
 def _summary(elements: Sequence[UIElement], n: int = 12) -> str:

@@ -123,6 +123,7 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+@functools.lru_cache(maxsize=8192)  # pure; the same screen texts are compared at every step
 def normalize(text: str) -> str:
     """Lower case, NFKC, hyphens and punctuation to spaces, collapsed whitespace ("Wi‑Fi" with a
     non-breaking hyphen and "wi-fi" both become "wi fi")."""
@@ -130,6 +131,7 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w@.+]+|_", " ", text).split()).strip(" .")
 
 
+@functools.lru_cache(maxsize=2048)  # pure, and a Query is frozen: safe to share
 def parse_query(query: str) -> Query:
     """Read a description into a :class:`Query` (see the module docstring for the forms)."""
     raw = query.strip()
@@ -175,6 +177,7 @@ def raw_slice(text: str, start: int, end: int) -> str:
     return text[start:end].strip()
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a step scores the same pairs several times
 def text_score(want: str, have: str) -> float:
     """How well displayed text ``have`` matches the wanted label ``want``, in [0, 1]. Numbers
     must agree: "Item 12" is not a typo of "Item 1"."""

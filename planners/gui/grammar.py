@@ -39,6 +39,7 @@ FORMS = (
     'enter an item that starts with "Sa" and ends with "ino" (autocomplete)',
     "log in as alice with password secret (or: with the configured password) | sign in",
     "search for cats | scroll down to Privacy | wait for Done | go back | go home | press enter",
+    "drag/move/slide the volume slider to 30 | set Brightness to 70 (a slider on screen)",
     "open Settings then Wi-Fi | expand the section | close the dialog (by clicking the x) | submit",
     "several steps: X, then Y | X and Y | X. Y",
 )
@@ -76,6 +77,8 @@ _CONSTRAINT_RE = re.compile(
 _SIMILAR_RE = re.compile(r"^(?:all\s+)?(?:the\s+)?(?:words?|items?|options?|ones?|boxes|checkboxes)?\s*"
                          r"(?:that\s+are\s+|which\s+are\s+)?(?:similar|related|close)\s+(?:in\s+meaning\s+)?to\s+(.+)$",
                          re.I)
+_TO_NUMBER_RE = re.compile(r"(?:the\s+)?(.+?)\s+(?:all\s+the\s+way\s+)?(?:to|at|until it (?:reads|shows))\s+"
+                           r"(?:the\s+)?(?:value\s+|number\s+)?([-+]?\d+(?:\.\d+)?)\s*%?", re.I)
 _SECONDS_RE = re.compile(r"^(?:for\s+)?(\d+(?:\.\d+)?)\s*(?:s|sec|secs|second|seconds)$", re.I)
 
 
@@ -296,7 +299,7 @@ class Grammar:
             lx.TURN_ON: self._boxes, lx.TURN_OFF: self._boxes, lx.TOGGLE: self._boxes, lx.CLEAR: self._boxes,
             lx.TYPE: self._type, lx.SET: self._set, lx.SCROLL: self._scroll, lx.FIND: self._find,
             lx.SEARCH: self._search, lx.LOGIN: self._login, lx.SUBMIT: self._submit, lx.WAIT: self._wait,
-            lx.BACK: self._bare, lx.HOME: self._bare, lx.CLOSE: self._close,
+            lx.BACK: self._bare, lx.HOME: self._bare, lx.CLOSE: self._close, lx.SLIDE: self._slide,
         }[kind]
         return handler(kind, verb, rest, quotes)
 
@@ -409,6 +412,17 @@ class Grammar:
             return [Intent(lx.TURN_OFF, rest, targets=[target])]
         return [Intent(lx.TYPE, rest, value=self._literal(m.group(2), quotes),
                        into=self.target(m.group(1), quotes))]
+
+    def _slide(self, kind: str, verb: str, rest: str, quotes: _Quotes) -> list[Intent] | None:
+        """"drag the volume slider to 30", "move the Brightness to 70 %": a slider set to a number
+        (anything else moved somewhere is not read here)."""
+        m = _TO_NUMBER_RE.fullmatch(rest)
+        if not m:
+            return None
+        target = self.target(m.group(1), quotes)
+        if not target.role and not target.label:
+            target.role = "slider"
+        return [Intent(kind, rest, value=m.group(2), into=target)]
 
     def _scroll(self, kind: str, verb: str, rest: str, quotes: _Quotes) -> list[Intent] | None:
         direction = next((d for d in ("down", "up", "left", "right") if verb.endswith(d)), "")
@@ -666,4 +680,6 @@ def describe(intent: Intent) -> str:
         return f"{intent.kind} {intent.value!r}" if intent.value else f"wait {intent.seconds:g} s"
     if intent.kind in (lx.SCROLL,):
         return f"scroll {intent.direction}"
+    if intent.kind == lx.SLIDE:
+        return f"set the slider {intent.into.query() if intent.into else ''} to {intent.value}"
     return f"{intent.kind.replace('_', ' ')} {targets}".strip()

@@ -33,6 +33,15 @@ _POINTER = re.compile(r"(?:the\s+)?(?:value|text|number|content|contents|entry|a
 _OPTION_ROLES = ("checkbox", "radio", "switch", "option", "menuitem")
 
 
+def _submit_like(g: Grounded) -> bool:
+    """Whether a grounded tap presses a form's commit button ("Submit", "Save", "Log in"): then
+    the page or a dialog must change afterwards, or the submit did nothing."""
+    if not g.found or g.element.role != "button":
+        return False
+    shown = " ".join((g.element.text or g.element.description).lower().split()).strip(" .!")
+    return shown in lx.SUBMIT_LABELS or shown in lx.COMMIT_WORDS
+
+
 def cased(text: str, case: str) -> str:
     return {"upper": text.upper(), "lower": text.lower(), "title": text.title()}.get(case, text)
 
@@ -110,7 +119,7 @@ class Interpreter:
             role = g.element.role if g.found else ""
             self._add(sg.tap((f"#{g.element_id}" if g.element_id else g.query), f"{intent.verb} {self._shown(g)}",
                              label=g.label, role=role, element=g.element_id, expand=intent.kind == lx.EXPAND,
-                             opens=intent.kind == lx.OPEN))
+                             opens=intent.kind == lx.OPEN, submits=_submit_like(g)))
 
     _open = _tap
     _expand = _tap
@@ -238,6 +247,24 @@ class Interpreter:
             return []
         return [self._note(self.g.ground_field(t, self.elements)) for t in self.g.expand(target, self.elements)]
 
+    def _slide(self, intent: Intent) -> None:
+        target = intent.into or Target("the slider", role="slider")
+        grounded = self._note(self.g.ground(target, self.elements, ("slider",)))
+        if not grounded.found or grounded.element.role != "slider":
+            sliders = [e for e in self.elements if e.role == "slider"]
+            if len(sliders) == 1 and not target.label:
+                only = Target(target.text, role="slider")
+                grounded = Grounded(only, only.query(), sliders[0])
+        self._set_slider(intent.value or "", grounded)
+
+    def _set_slider(self, value: str, slider: Grounded) -> None:
+        try:
+            number = float(value.strip().rstrip("%").strip())
+        except ValueError as exc:
+            raise PlanningError(f"a slider is set to a number, not {value!r}") from exc
+        self._add(sg.set_slider(number, slider.query, f"set the slider {slider.query} to {number:g}",
+                                label=slider.label))
+
     def _type_into(self, value: str, fields: list[Grounded], secret: str = "") -> None:
         if not fields:
             self._add(sg.type_text(value, "", f"type {sg.q(value)}", secret=secret))
@@ -286,6 +313,12 @@ class Interpreter:
                 self._type_into(cased(value, intent.case), fields)
             return
         value = cased(self._referenced(intent.value or ""), intent.case)
+        if intent.into is not None and not intent.into.plural:
+            slider = self.g.ground(intent.into, self.elements, ("slider",))
+            if slider.found and slider.element.role == "slider" and not slider.loose:
+                self._note(slider)
+                self._set_slider(value, slider)  # "set Volume to 30" where Volume is a slider: typing does nothing
+                return
         self._type_into(value, self._field(intent.into))
 
     def _choose(self, intent: Intent) -> None:
@@ -339,12 +372,12 @@ class Interpreter:
     def _commit(self, labels: Sequence[str], what: str) -> None:
         button = self.g.first_of(labels, self.elements)
         if button is None:
-            self._add(sg.key("enter", f"press enter to {what}"))
+            self._add(sg.key("enter", f"press enter to {what}", submits=True))
             return
         label = button.text or button.description
         t = Target(label, label=label, quoted=True)
         g = self.g.ground(t, self.elements)
-        self._add(sg.tap(g.query, f"{what}: click {sg.q(label)}", label=label, role=button.role))
+        self._add(sg.tap(g.query, f"{what}: click {sg.q(label)}", label=label, role=button.role, submits=True))
 
     def _implied_commit(self, last: Intent) -> None:
         """"Enter X" as the last words, with nothing said about submitting: a person would

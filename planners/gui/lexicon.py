@@ -15,6 +15,7 @@ TAP, SELECT, TYPE, SET, CHECK, UNCHECK, TURN_ON, TURN_OFF, TOGGLE = (
 SCROLL, SEARCH, LOGIN, SUBMIT, WAIT, BACK, HOME, OPEN, EXPAND, CLOSE, FOCUS, LONG_PRESS, FIND, CLEAR = (
     "scroll", "search", "login", "submit", "wait", "back", "home", "open", "expand", "close", "focus",
     "long_press", "find", "clear")
+SLIDE = "slide"  # move a slider's thumb to a number
 
 #: Verb phrases -> class. Multi-word phrases are matched before single words.
 VERBS: dict[str, str] = {
@@ -23,7 +24,8 @@ VERBS: dict[str, str] = {
     "select": SELECT, "choose": SELECT, "pick": SELECT,
     "type": TYPE, "type in": TYPE, "enter": TYPE, "write": TYPE, "input": TYPE, "key in": TYPE, "insert": TYPE,
     "put": TYPE, "fill in": TYPE, "fill out": TYPE, "fill": TYPE, "provide": TYPE,
-    "set": SET, "change": SET,
+    "set": SET, "change": SET, "adjust": SET,
+    "slide": SLIDE, "drag": SLIDE, "move": SLIDE,
     "check": CHECK, "tick": CHECK, "mark": CHECK, "check off": CHECK,
     "uncheck": UNCHECK, "untick": UNCHECK, "unmark": UNCHECK, "deselect": UNCHECK, "unselect": UNCHECK,
     "clear": CLEAR, "empty": CLEAR,
@@ -76,6 +78,7 @@ ROLE_NOUNS: dict[str, str] = {
     "drop-down list": "dropdown", "drop down list": "dropdown", "dropdown menu": "dropdown", "list": "dropdown",
     "select box": "dropdown", "selector": "dropdown", "combo box": "dropdown", "combobox": "dropdown",
     "picker": "dropdown", "list box": "dropdown", "listbox": "dropdown",
+    "slider": "slider", "sliders": "slider", "range slider": "slider", "slider bar": "slider",
     "switch": "switch", "toggle": "switch", "toggle switch": "switch", "box": "box", "boxes": "box",
     "icon": "icon", "icons": "icon",
 }

@@ -10,6 +10,7 @@ next one on its next failure, and ``None`` when they are used up (the planner re
   label), a dropdown option chosen by typing, a field cleared and typed again, enter instead of
   a button, escape instead of a close button;
 * ``timeout``: wait longer for the target before acting;
+* ``no_effect`` (a submit or expand left the screen as it was): press enter instead of the button;
 * anything else (exceptions in the policy, a denied risky action): no repair.
 """
 
@@ -58,6 +59,8 @@ class GuiRepairer:
             FailureCategory.WRONG_STATE: (_Named("alternative", self._alternative),
                                           _Named("second alternative", self._second_alternative)),
             FailureCategory.TIMEOUT: (_Named("wait longer", self._wait_longer),),
+            # a submit or expand that changed nothing: act another way (enter instead of the button)
+            FailureCategory.NO_EFFECT: (_Named("alternative", self._alternative),),
         }
 
     def repair(self, subgoal: Subgoal, policy: Policy, execution: Execution, verdict: Verdict,

@@ -18,12 +18,12 @@ from embodied.types import Condition, Subgoal
 
 TAP, TYPE, CHECK, UNCHECK, TOGGLE, SELECT_OPTION, CHOOSE, KEY = (
     "tap", "type", "check", "uncheck", "toggle", "select_option", "choose", "key")
-SCROLL, SCROLL_TO, WAIT, BACK, HOME, LONG_PRESS, CLOSE_DIALOG, FOCUS = (
-    "scroll", "scroll_to", "wait", "back", "home", "long_press", "close_dialog", "focus")
+SCROLL, SCROLL_TO, WAIT, BACK, HOME, LONG_PRESS, CLOSE_DIALOG, FOCUS, SET_SLIDER = (
+    "scroll", "scroll_to", "wait", "back", "home", "long_press", "close_dialog", "focus", "set_slider")
 ACTIONS = (TAP, TYPE, CHECK, UNCHECK, TOGGLE, SELECT_OPTION, CHOOSE, KEY, SCROLL, SCROLL_TO, WAIT, BACK, HOME,
-           LONG_PRESS, CLOSE_DIALOG, FOCUS)
+           LONG_PRESS, CLOSE_DIALOG, FOCUS, SET_SLIDER)
 #: Actions whose subject element is args["target"] (looked for on screen before they run).
-TARGETED = (TAP, CHECK, UNCHECK, TOGGLE, LONG_PRESS, CLOSE_DIALOG, FOCUS)
+TARGETED = (TAP, CHECK, UNCHECK, TOGGLE, LONG_PRESS, CLOSE_DIALOG, FOCUS, SET_SLIDER)
 
 _DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})|(\d{4})-(\d{1,2})-(\d{1,2})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])?\.?\s*[Mm]?\.?")
@@ -57,12 +57,13 @@ def _subgoal(description: str, action: str, conditions: list[Condition] | None =
 
 
 def tap(target: str, description: str, *, label: str = "", element: str = "", role: str = "",
-        expand: bool = False, opens: bool = False) -> Subgoal:
+        expand: bool = False, opens: bool = False, submits: bool = False) -> Subgoal:
     """Tap an element. ``expand``: it opens/expands something, so the screen must change.
-    ``opens``: the instruction said "open X", which may also name an app to start."""
-    conditions = [Condition("screen_changed")] if expand else []
+    ``opens``: the instruction said "open X", which may also name an app to start. ``submits``:
+    a submit-like button: the page or a dialog must change (a submit that does nothing fails)."""
+    conditions = [Condition("screen_changed")] if expand or submits else []
     return _subgoal(description, TAP, conditions, target=target, label=label, element=element, role=role,
-                    expand=expand or None, opens=opens or None)
+                    expand=expand or None, opens=opens or None, submits=submits or None)
 
 
 def long_press(target: str, description: str, *, label: str = "") -> Subgoal:
@@ -97,6 +98,12 @@ def toggle(target: str, now_checked: bool | None, description: str, *, label: st
     return _subgoal(description, TOGGLE, conditions, target=target, label=label)
 
 
+def set_slider(value: float, target: str, description: str, *, label: str = "") -> Subgoal:
+    """Drag a slider to a number; afterwards it must read that number."""
+    return _subgoal(description, SET_SLIDER, [Condition("slider_value", (target, f"{value:g}"))], target=target,
+                    value=value, label=label)
+
+
 def select_option(option: str, dropdown: str, description: str) -> Subgoal:
     return _subgoal(description, SELECT_OPTION, [Condition("field_value", (dropdown, option))], option=option,
                     dropdown=dropdown, label=option)
@@ -108,8 +115,10 @@ def choose(field: str, description: str, *, starts_with: str = "", ends_with: st
                     label=equals or starts_with)
 
 
-def key(name: str, description: str = "") -> Subgoal:
-    return _subgoal(description or f"press the {name} key", KEY, name=name)
+def key(name: str, description: str = "", *, submits: bool = False) -> Subgoal:
+    """Press a key; ``submits``: it commits a form, so the page or a dialog must change."""
+    conditions = [Condition("screen_changed")] if submits else []
+    return _subgoal(description or f"press the {name} key", KEY, conditions, name=name, submits=submits or None)
 
 
 def scroll(direction: str) -> Subgoal:
@@ -151,6 +160,6 @@ def close_dialog(target: str, description: str, *, label: str = "", inserted: bo
 def key_of(subgoal: Subgoal) -> tuple[str, ...]:
     """What a subgoal does, for loop detection and plan comparison (not its wording)."""
     args = subgoal.args
-    parts = [str(args.get(k, "")) for k in ("target", "text", "secret", "into", "option", "dropdown", "name",
+    parts = [str(args.get(k, "")) for k in ("target", "text", "value", "secret", "into", "option", "dropdown", "name",
                                                "direction", "starts_with", "ends_with", "equals")]
     return (subgoal.action, *parts)

@@ -54,7 +54,8 @@ class GuiTemplateWriter:
         self._templates: dict[type[SubgoalAction], Callable[[Subgoal, str, GuiPolicyOptions], list[str]]] = {
             act.Tap: self._tap, act.LongPress: self._long_press, act.Focus: self._focus,
             act.CloseDialog: self._close_dialog, act.Check: self._check, act.Uncheck: self._uncheck,
-            act.Toggle: self._toggle, act.Type: self._type, act.SelectOption: self._select_option,
+            act.Toggle: self._toggle, act.Type: self._type, act.SetSlider: self._set_slider,
+            act.SelectOption: self._select_option,
             act.Choose: self._choose, act.Key: self._key, act.Scroll: self._scroll, act.ScrollTo: self._scroll_to,
             act.Wait: self._wait, act.Back: self._back, act.Home: self._home,
         }
@@ -144,6 +145,10 @@ class GuiTemplateWriter:
             return [f"tap({lit(into)})", f"type_text(\"\", into={lit(into)})", f"type_text({text})"]
         return [f"type_text({text}, into={lit(into)})"]
 
+    def _set_slider(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
+        # the real widget, dragged and nudged with its keys; a tick label beside it is not the slider
+        return [f"set_slider({lit(target)}, {float(s.args['value']):g})"]
+
     def _select_option(self, s: Subgoal, target: str, o: GuiPolicyOptions) -> list[str]:
         dropdown = o.target or s.args.get("dropdown", "")
         option = s.args.get("option", "")
@@ -182,7 +187,7 @@ class GuiTemplateWriter:
                     f"    raise ElementNotFound({wanted})"]
         read = f"read_text({lit(field_query)})"
         return ["# suggestion lists refresh a moment after typing (they debounce keys): let it settle",
-                f"wait_for({lit(_NEVER_SHOWN)}, timeout_s=0.45)",
+                "wait_idle(timeout_s=1.5)",
                 "# walk the suggestions with the arrow keys until the field holds a fitting one",
                 'key("down")',
                 f"value = {read}",

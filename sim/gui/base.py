@@ -222,6 +222,13 @@ class GuiEnv(abc.ABC):
         self._run("stop_apps", self._stop_apps_impl)
         self.launch(app)
 
+    def wait_settled(self, timeout_s: float = 2.0) -> bool | None:
+        """Wait, at most ``timeout_s`` seconds, until the screen has settled by the backend's own
+        signals (a web page: no DOM change, animation or input-triggered timer pending); whether
+        it did. None when the backend has no such signals: compare observations instead."""
+        self.start()
+        return self._run("wait_settled", self._wait_settled_impl, timeout_s)
+
     def wait_for(self, text: str, timeout_s: float = 5.0, poll_s: float = 0.1) -> bool:
         """Observe until an element's text contains ``text`` (case-insensitive); False on timeout."""
         want = " ".join(text.lower().split())
@@ -302,6 +309,10 @@ class GuiEnv(abc.ABC):
     def _wants_image(self) -> bool:
         """Whether observations carry a screenshot (backends that read elements from pixels must)."""
         return True
+
+    def _wait_settled_impl(self, timeout_s: float) -> bool | None:
+        """Backends that can tell when their screen has settled override this."""
+        return None
 
     def _context_impl(self) -> str:
         """Short text about the screen for ``Observation.task`` (page title, task instruction)."""

@@ -14,6 +14,7 @@ Chromium runs with a fresh profile and no background networking (the machine may
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from embodied.config import StrictModel
 from embodied.types import UIElement
 from perception.screen import reading_order
 from sim.gui.base import GuiEnv
+from sim.gui.cdp import KEY_EVENTS, CdpSession, Command, key_commands, text_commands
 from sim.gui.errors import BackendUnavailable, DeviceDisconnected, GuiActionError, GuiError
 from sim.gui.secrets import SecretBook
 
@@ -59,8 +61,15 @@ class BrowserOptions(StrictModel):
     exclude: str | None = Field(default=None, description="CSS selector of regions never reported (a task's "
                                                           "own instruction, a score panel)")
     settle_s: float = Field(default=0.0, ge=0, le=5, description="wait after each input before observing")
-    quiet_ms: float = Field(default=30.0, ge=0, le=2000,
-                            description="observe once the page has had no DOM change, input or animation this long")
+    quiet_ms: float = Field(default=16.0, ge=0, le=2000,
+                            description="observe once the page has had no DOM change, input or animation this long "
+                                        "(a frame at 60 Hz; work that input set off is waited for on its own)")
+    timer_horizon_ms: float = Field(default=100.0, ge=0, le=10000,
+                                    description="an observation also waits for timers of at most this delay that "
+                                                "the page set in reaction to input (script-driven animation steps)")
+    idle_timer_horizon_ms: float = Field(default=1000.0, ge=0, le=10000,
+                                         description="wait_idle also waits for such timers up to this delay (a "
+                                                     "debounced search, a menu's opening delay)")
     max_settle_ms: float = Field(default=1500.0, ge=0, le=10000,
                                  description="observe anyway after waiting this long for the page to settle")
     reduce_motion: bool = Field(default=False, description="switch page animations off (jQuery effects, CSS "
@@ -92,6 +101,7 @@ class BrowserEnv(GuiEnv):
         self.options = options or BrowserOptions()
         super().__init__(settle_s=self.options.settle_s, secrets=secrets)
         self.driver: Any = None
+        self._page: CdpSession | None = None  # input and DOM reads, straight to the page (see sim.gui.cdp)
         self._profile: tempfile.TemporaryDirectory[str] | None = None
         self._dpr = self.options.device_scale
         self._dragging = False
@@ -132,6 +142,17 @@ class BrowserEnv(GuiEnv):
         self.driver.set_page_load_timeout(o.page_load_timeout_s)
         self.driver.set_script_timeout(max(5.0, 2 * o.max_settle_ms / 1000))
         self._emulate()
+        try:
+            address = self.driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+        except (KeyError, TypeError) as exc:
+            self._close_impl()
+            raise BackendUnavailable("chromedriver did not report the browser's DevTools address") from exc
+        try:
+            self._page = CdpSession.attach(address, self.driver.current_window_handle,
+                                           timeout_s=max(5.0, 2 * o.max_settle_ms / 1000, o.page_load_timeout_s))
+        except BackendUnavailable:
+            self._close_impl()
+            raise
         if o.url:
             self.driver.get(o.url)
 
@@ -145,6 +166,9 @@ class BrowserEnv(GuiEnv):
             self._cdp("Emulation.setUserAgentOverride", userAgent=agent)
 
     def _close_impl(self) -> None:
+        page, self._page = self._page, None
+        if page is not None:
+            page.close()
         driver, self.driver = self.driver, None
         if driver is not None:
             try:
@@ -158,13 +182,26 @@ class BrowserEnv(GuiEnv):
     # ------------------------------------------------------------------ perception
 
     def _cdp(self, cmd: str, **params: Any) -> dict[str, Any]:
+        """A DevTools command on chromedriver's own session: for settings that must last as long
+        as the browser (emulation), not for input."""
         if self.driver is None:
             raise GuiError("browser env used before start()")
         return self.driver.execute_cdp_cmd(cmd, params)
 
+    @property
+    def page(self) -> CdpSession:
+        if self._page is None:
+            raise GuiError("browser env used before start()")
+        return self._page
+
+    def _send(self, commands: list[Command]) -> None:
+        """Input events, pipelined (see :meth:`CdpSession.batch`)."""
+        if commands:
+            self.page.batch(commands)
+
     def _screenshot_impl(self) -> np.ndarray:
         self._settle()  # the picture of a settled page, consistent with the elements read after it
-        data = self._cdp("Page.captureScreenshot", format="png")["data"]
+        data = self.page.call("Page.captureScreenshot", format="png")["data"]
         img = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
@@ -177,30 +214,39 @@ class BrowserEnv(GuiEnv):
 
     def _elements_impl(self, image: np.ndarray | None) -> list[UIElement]:
         """The DOM's elements once the page has settled (no DOM mutation, input event or running
-        animation for ``quiet_ms``), so positions are not read mid-animation; one asynchronous
-        script call, whose wait costs only the time the page was still changing."""
-        rows = self._settle(self.options.max_elements)
+        animation for ``quiet_ms``, no timer pending that input set off), so positions are not
+        read mid-animation; one asynchronous script call, whose wait costs only the time the
+        page was still changing."""
+        rows, _ = self._settle(self.options.max_elements)
         return sorted((self._element(row) for row in rows), key=reading_order)
 
-    def _settle(self, max_elements: int = 0) -> list[list[Any]]:
-        """Wait until the page is quiet, then read up to ``max_elements`` elements (0: just wait)."""
+    def _wait_settled_impl(self, timeout_s: float) -> bool | None:
+        return self._settle(0, max_wait_ms=1000 * timeout_s, timer_horizon_ms=self.options.idle_timer_horizon_ms)[1]
+
+    def _settle(self, max_elements: int = 0, max_wait_ms: float | None = None,
+                timer_horizon_ms: float | None = None) -> tuple[list[list[Any]], bool]:
+        """Wait until the page is quiet (at most ``max_wait_ms``, default ``max_settle_ms``), then
+        read up to ``max_elements`` elements (0: just wait); the rows and whether it settled."""
         o = self.options
-        rows, dpr, settled, waited_ms = self.driver.execute_async_script(_DOM_JS, max_elements, o.root, o.exclude,
-                                                                         o.quiet_ms, o.max_settle_ms,
-                                                                         o.reduce_motion)
+        wait_ms = o.max_settle_ms if max_wait_ms is None else max_wait_ms
+        horizon = o.timer_horizon_ms if timer_horizon_ms is None else timer_horizon_ms
+        args = json.dumps([max_elements, o.root, o.exclude, o.quiet_ms, wait_ms, o.reduce_motion, horizon])
+        script = f"new Promise((done) => (function () {{\n{_DOM_JS}\n}}).apply(null, [...{args}, done]))"
+        rows, dpr, settled, waited_ms = self.page.evaluate(script, timeout_s=max(5.0, 2 * wait_ms / 1000))
         self._dpr = float(dpr)
         self.settle_waits_ms.append(float(waited_ms))
         if not settled:
-            log.info("the page did not settle within %.0f ms; reading it as it is", o.max_settle_ms)
-        return rows
+            log.info("the page did not settle within %.0f ms; reading it as it is", wait_ms)
+        return rows, bool(settled)
 
     def _element(self, row: list[Any]) -> UIElement:
-        eid, role, text, left, top, right, bottom, clickable, editable, checked, selected, description = row
+        eid, role, text, left, top, right, bottom, clickable, editable, checked, selected, description, span = row
         s = self._dpr
         return UIElement(id=eid, role=role, text=text,
                          bounds=(int(left * s), int(top * s), round(right * s), round(bottom * s)),
                          clickable=bool(clickable), editable=bool(editable), checked=checked, selected=selected,
-                         description=description)
+                         description=description,
+                         value_range=(float(span[0]), float(span[1]), float(span[2])) if span else None)
 
     def _context_impl(self) -> str:
         return str(self.driver.title or "")
@@ -210,52 +256,51 @@ class BrowserEnv(GuiEnv):
     def _css(self, x: int, y: int) -> tuple[float, float]:
         return x / self._dpr, y / self._dpr
 
-    def _pointer(self, kind: str, x: int, y: int) -> None:
-        """One pointer event at screenshot pixel (x, y): touch on a phone, mouse otherwise."""
+    def _pointer(self, kind: str, x: int, y: int) -> Command:
+        """The event of one pointer action at screenshot pixel (x, y): touch on a phone, mouse otherwise."""
         cx, cy = self._css(x, y)
         if self.options.mobile:
             if kind == "up":
-                self._cdp("Input.dispatchTouchEvent", type="touchEnd", touchPoints=[])
-            else:
-                self._cdp("Input.dispatchTouchEvent", type="touchStart" if kind == "down" else "touchMove",
-                          touchPoints=[{"x": cx, "y": cy}])
-            return
+                return "Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []}
+            return "Input.dispatchTouchEvent", {"type": "touchStart" if kind == "down" else "touchMove",
+                                                "touchPoints": [{"x": cx, "y": cy}]}
         if kind == "move":
             button = {"button": "left", "buttons": 1} if self._dragging else {"button": "none"}
-            self._cdp("Input.dispatchMouseEvent", type="mouseMoved", x=cx, y=cy, **button)
-        else:
-            event = "mousePressed" if kind == "down" else "mouseReleased"
-            self._cdp("Input.dispatchMouseEvent", type=event, x=cx, y=cy, button="left", clickCount=1)
+            return "Input.dispatchMouseEvent", {"type": "mouseMoved", "x": cx, "y": cy, **button}
+        event = "mousePressed" if kind == "down" else "mouseReleased"
+        return "Input.dispatchMouseEvent", {"type": event, "x": cx, "y": cy, "button": "left", "clickCount": 1}
 
     def _tap_impl(self, x: int, y: int) -> None:
-        if not self.options.mobile:
-            self._pointer("move", x, y)
-        self._pointer("down", x, y)
-        self._pointer("up", x, y)
+        # The pointer moves there first (hover handlers run), then presses and releases: sent
+        # together, handled by the page one after the other.
+        events = [] if self.options.mobile else [self._pointer("move", x, y)]
+        self._send([*events, self._pointer("down", x, y), self._pointer("up", x, y)])
 
     def _long_press_impl(self, x: int, y: int, duration_s: float) -> None:
-        self._pointer("down", x, y)
+        self._send([self._pointer("down", x, y)])
         time.sleep(duration_s)
-        self._pointer("up", x, y)
+        self._send([self._pointer("up", x, y)])
 
     def _swipe_impl(self, x1: int, y1: int, x2: int, y2: int, duration_s: float) -> None:
         steps = max(2, int(duration_s / 0.02))
-        self._pointer("down", x1, y1)
+        self._send([self._pointer("down", x1, y1)])
         self._dragging = True
         try:
             for i in range(1, steps + 1):
-                self._pointer("move", round(x1 + (x2 - x1) * i / steps), round(y1 + (y2 - y1) * i / steps))
+                self._send([self._pointer("move", round(x1 + (x2 - x1) * i / steps),
+                                          round(y1 + (y2 - y1) * i / steps))])
                 time.sleep(duration_s / steps)
         finally:
             self._dragging = False
-        self._pointer("up", x2, y2)
+        self._send([self._pointer("up", x2, y2)])
 
     def _scroll_impl(self, direction: str, amount: float, x: int, y: int) -> None:
         cx, cy = self._css(x, y)
         dist = amount * (self.options.height if direction in ("up", "down") else self.options.width)
         dx = {"left": -dist, "right": dist}.get(direction, 0.0)
         dy = {"up": -dist, "down": dist}.get(direction, 0.0)
-        self._cdp("Input.dispatchMouseEvent", type="mouseWheel", x=cx, y=cy, deltaX=dx, deltaY=dy)
+        self._send([("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": cx, "y": cy, "deltaX": dx,
+                                                  "deltaY": dy})])
         time.sleep(0.05)  # wheel scrolling is applied asynchronously by the compositor
 
     def _key_names(self) -> tuple[str, ...]:
@@ -265,10 +310,14 @@ class BrowserEnv(GuiEnv):
         if key == "back":
             self.driver.back()
             return
+        *mods, main = key.split("+")
+        if not mods:  # one key: its events straight to the page
+            self._send(key_commands(main) if main in KEY_EVENTS else text_commands(main))
+            return
         from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.keys import Keys
 
-        *mods, main = key.split("+")
+        # Combinations go through WebDriver, which holds modifiers as the platform's keyboard does.
         chain = ActionChains(self.driver)
         held = [getattr(Keys, _SELENIUM_MODS[m]) for m in mods]
         for k in held:
@@ -281,17 +330,14 @@ class BrowserEnv(GuiEnv):
     def _clear_impl(self, element: UIElement) -> None:
         # Select the focused field's content, then delete it with a real key press so the page's
         # input handlers run.
-        self.driver.execute_script(
-            "const el = document.activeElement; if (!el) return;"
+        self.page.evaluate(
+            "(() => { const el = document.activeElement; if (!el) return;"
             "if (typeof el.select === 'function') el.select();"
-            "else if (el.isContentEditable) document.execCommand('selectAll');")
-        self._key_impl("backspace")
+            "else if (el.isContentEditable) document.execCommand('selectAll'); })()")
+        self._send(key_commands("backspace"))
 
     def _type_impl(self, text: str) -> None:
-        from selenium.webdriver.common.action_chains import ActionChains
-
-        if text:
-            ActionChains(self.driver).send_keys(text).perform()
+        self._send(text_commands(text))
 
     def _launch_impl(self, app: str) -> None:
         self.driver.get(app)

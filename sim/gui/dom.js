@@ -1,6 +1,7 @@
 // Visible UI elements of the page (or of the element matching rootSelector), in one asynchronous call once the page
 // has settled. Returns [elements, devicePixelRatio, settled, waitedMs].
-// Each element: [id, role, text, left, top, right, bottom, clickable, editable, checked, selected, description]
+// Each element: [id, role, text, left, top, right, bottom, clickable, editable, checked, selected, description,
+// range] (range: a slider's [min, max, step], step 0 when any value goes; else null)
 // in CSS pixels of the viewport. Ids ("e12") are stable for the life of the page: a WeakMap
 // remembers the number given to each DOM node the first time it was seen.
 const read = function (maxElements, rootSelector, excludeSelector) {
@@ -78,7 +79,17 @@ const read = function (maxElements, rootSelector, excludeSelector) {
     const role = roleOf(el);
     const editable = ["textbox", "password", "search", "textarea"].includes(role) && !el.disabled && !el.readOnly;
     let text;
-    if (role === "password") text = el.value ? "***" : "";  // whether it is filled, never the value
+    let range = null;  // a slider's [min, max, step]; its text is then its value
+    if (role === "slider") {
+      const num = (v, d) => (v === null || v === "" || isNaN(Number(v)) ? d : Number(v));
+      if (el.tagName === "INPUT") {
+        range = [num(el.min, 0), num(el.max, 100), el.step === "any" ? 0 : num(el.step, 1)];
+        text = el.value;
+      } else {
+        range = [num(el.getAttribute("aria-valuemin"), 0), num(el.getAttribute("aria-valuemax"), 100), 0];
+        text = clean(el.getAttribute("aria-valuenow") || "");
+      }
+    } else if (role === "password") text = el.value ? "***" : "";  // whether it is filled, never the value
     else if (el.tagName === "SELECT") text = clean(el.selectedOptions.length ? el.selectedOptions[0].text : "");
     else if (el.tagName === "INPUT" && ["checkbox", "radio"].includes(role)) text = labelOf(el);
     else if (el.tagName === "INPUT" || el.tagName === "TEXTAREA") text = clean(el.value);
@@ -92,7 +103,8 @@ const read = function (maxElements, rootSelector, excludeSelector) {
     let selected = null;
     if (el.tagName === "OPTION") selected = el.selected;
     else if (el.hasAttribute("aria-selected")) selected = el.getAttribute("aria-selected") === "true";
-    out.push([idOf(el), role, text, r.left, r.top, r.right, r.bottom, !el.disabled, editable, checked, selected, description]);
+    out.push([idOf(el), role, text, r.left, r.top, r.right, r.bottom, !el.disabled, editable, checked, selected, description,
+              range]);
     taken.add(el);
   }
   // Text blocks: each visible text node not inside an element listed above.
@@ -109,13 +121,15 @@ const read = function (maxElements, rootSelector, excludeSelector) {
     if (!onScreen(r) || !unoccluded(parent, r)) continue;
     const clickable = window.getComputedStyle(parent).cursor === "pointer";
     const role = parent.tagName === "LABEL" ? "label" : /^H[1-6]$/.test(parent.tagName) ? "heading" : "text";
-    out.push([idOf(node), role, text, r.left, r.top, r.right, r.bottom, clickable, false, null, null, ""]);
+    out.push([idOf(node), role, text, r.left, r.top, r.right, r.bottom, clickable, false, null, null, "", null]);
   }
   return [out, window.devicePixelRatio || 1];
 };
-// Settling: wait (asynchronously: the page keeps running) until nothing changed for quietMs: no DOM
-// mutation, no input event, no running animation or transition; then read once. At most maxWaitMs.
-const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, reduceMotion, done] = arguments;
+// Settling: wait (asynchronously: the page keeps running) until the page has stopped reacting: no DOM mutation,
+// input event or running animation for quietMs, and no timer of at most timerHorizonMs still pending that the
+// agent's input set off (a step of a script-driven animation; with a long horizon, a debounced search); then read
+// once. At most maxWaitMs.
+const [maxElements, rootSelector, excludeSelector, quietMs, maxWaitMs, reduceMotion, timerHorizonMs, done] = arguments;
 if (reduceMotion) {
   // As UI tests do on phones (animation scale 0): effects finish at once, so the page settles at once.
   if (window.jQuery && window.jQuery.fx) window.jQuery.fx.off = true;
@@ -131,11 +145,52 @@ if (reduceMotion) {
 const st = window.__embodiedSettle || (window.__embodiedSettle = {});
 if (!st.watch) {
   st.lastChange = 0;
+  st.pending = new Map();  // timer id -> [when it is due, its delay]: timers the page set in reaction to input
+  st.frames = new Map();  // animation frame id -> when requested, in reaction to input
   const touch = () => { st.lastChange = performance.now(); };
   st.watch = new MutationObserver(touch);
   st.watch.observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
-  for (const kind of ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "keydown", "keyup", "input", "touchend"]) {
-    window.addEventListener(kind, touch, true);
+  const INPUT = ["pointerdown", "pointerup", "mousedown", "mouseup", "click", "keydown", "keypress", "keyup", "input",
+                 "change", "touchstart", "touchend"];
+  for (const kind of INPUT) window.addEventListener(kind, touch, true);
+  // Work the page set off in reaction to the agent's input: a timer or animation frame requested while the page
+  // handles a real input event, or by the callback of one that counts (a chain of animation steps), for at most
+  // CHAIN_MS after the input (a loop that never ends is not waited for); timers the page runs on its own do not count.
+  const CHAIN_MS = 2000;
+  const inputKinds = new Set(INPUT);
+  const nativeSet = window.setTimeout, nativeClear = window.clearTimeout;
+  const nativeFrame = window.requestAnimationFrame, nativeCancelFrame = window.cancelAnimationFrame;
+  let chain = null;  // when the input that started the running callback's chain happened
+  const origin = () => {
+    if (chain !== null) return performance.now() - chain <= CHAIN_MS ? chain : null;
+    const ev = window.event;
+    return ev && ev.isTrusted && inputKinds.has(ev.type) ? performance.now() : null;
+  };
+  const inChain = (start, fn) => function (...args) {
+    const outer = chain;
+    chain = start;
+    try { return fn.apply(this, args); } finally { chain = outer; touch(); }
+  };
+  window.setTimeout = function (fn, delay, ...rest) {
+    const ms = Math.max(0, Number(delay) || 0);
+    const start = origin();
+    if (start === null || ms > 10000 || typeof fn !== "function") return nativeSet.apply(window, arguments);
+    const run = inChain(start, fn);
+    const id = nativeSet.call(window, function () { st.pending.delete(id); return run.apply(this, rest); }, ms);
+    st.pending.set(id, [performance.now() + ms, ms]);
+    return id;
+  };
+  window.clearTimeout = function (id) { st.pending.delete(id); return nativeClear.call(window, id); };
+  if (nativeFrame) {
+    window.requestAnimationFrame = function (fn) {
+      const start = origin();
+      if (start === null || typeof fn !== "function") return nativeFrame.call(window, fn);
+      const run = inChain(start, fn);
+      const id = nativeFrame.call(window, function (t) { st.frames.delete(id); return run.call(this, t); });
+      st.frames.set(id, performance.now());
+      return id;
+    };
+    window.cancelAnimationFrame = function (id) { st.frames.delete(id); return nativeCancelFrame.call(window, id); };
   }
 }
 const t0 = performance.now();
@@ -143,12 +198,19 @@ const animating = () => document.getAnimations && document.getAnimations().some(
   a.effect && a.effect.getTiming && a.effect.getTiming().iterations !== Infinity);
 const attempt = () => {
   const now = performance.now();
-  const quiet = now - st.lastChange >= quietMs && !animating();
+  let due = 0;  // the last pending reaction timer's due time
+  for (const [id, [when, delay]] of st.pending) {
+    if (when < now - 1000) st.pending.delete(id);  // long overdue: a page that replaced setTimeout, or a lost id
+    else if (delay <= timerHorizonMs) due = Math.max(due, when);
+  }
+  for (const [id, when] of st.frames) if (when < now - 1000) st.frames.delete(id);  // a frame that never came (hidden)
+  const quiet = now - st.lastChange >= quietMs && due === 0 && st.frames.size === 0 && !animating();
   if (quiet || now - t0 >= maxWaitMs) {
     const [rows, dpr] = read(maxElements, rootSelector, excludeSelector);
     done([rows, dpr, quiet, Math.round(now - t0)]);
   } else {
-    setTimeout(attempt, Math.max(4, Math.min(quietMs - (now - st.lastChange), 20)));
+    const wait = due > now ? due - now + 1 : quietMs - (now - st.lastChange);
+    setTimeout(attempt, Math.max(4, Math.min(wait, 20)));
   }
 };
 attempt();

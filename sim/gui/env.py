@@ -84,11 +84,11 @@ class GuiAgentEnv:
         return self.observe("reset")
 
     def observe(self, label: str = "") -> Observation:
-        """The screenshot and element list, labelled with what it was taken for. A checkpoint taken
-        when nothing was sent since the last look (a primitive that read the screen back, then the
-        policy's end) reuses that look if it is younger than ``skills.max_age_s``; the start of a
-        run always looks anew, since the screen may have changed outside the agent's hands."""
-        fresh = label in ("", "start", "reset", "screen", "task")
+        """The screenshot and element list, labelled with what it was taken for. A look taken when
+        nothing was sent since the last one (a primitive that read the screen back, then the
+        policy's end; a run started right after the reset) reuses it if it is younger than
+        ``skills.max_age_s``; a reset, and an unlabelled look, always look anew."""
+        fresh = label in ("", "reset", "screen", "task")
         return dataclasses.replace(self.skills.observation(fresh=fresh), label=label)
 
     def primitives(self) -> PrimitiveSet:

@@ -50,7 +50,7 @@ DEFAULT_RISKY = ("send", "pay", "pay now", "buy", "buy now", "purchase", "order"
                  "erase", "wipe", "confirm payment", "confirm purchase", "subscribe", "donate")
 #: Primitives that change the screen; the others only look.
 ACTIONS = ("tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "back", "home", "launch",
-           "set_checked", "swipe", "drag", "open_target")
+           "set_checked", "set_slider", "swipe", "drag", "open_target")
 _FIELD_ROLES = ("textbox", "password", "search", "textarea")
 
 
@@ -205,7 +205,7 @@ class SafetyGuard:
         """Describe an action (resolving its element on the current screen) and rate its risk.
         A description that matches nothing raises ElementNotFound, as the action itself would."""
         target, shown, typed, texts = "", "", "", []
-        if name in ("tap", "long_press", "set_checked") or (name == "drag" and "source" in arguments):
+        if name in ("tap", "long_press", "set_checked", "set_slider") or (name == "drag" and "source" in arguments):
             target = str(arguments.get("target" if name != "drag" else "source", ""))
             el = self.skills.locate(target).element
             shown = el.text or el.description

@@ -57,6 +57,28 @@ def _seconds(name: str, value: object) -> float:
 
 
 _BOX_ROLES = ("switch", "checkbox", "radio")
+MAX_SLIDER_KEYS = 200  # arrow-key nudges after the drag (each reads the value back)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "").strip())
+    except ValueError:
+        return None
+
+
+def _slider_point(slider: UIElement, value: float) -> tuple[int, int]:
+    """The pixel of ``value`` along a slider's track: left to right, or bottom to top when the
+    slider is taller than wide. The thumb's own size keeps its centre off the very ends: half
+    the track's thickness in from each end."""
+    left, top, right, bottom = slider.bounds
+    low, high, _ = slider.value_range or (0.0, 1.0, 0.0)
+    frac = min(1.0, max(0.0, (value - low) / (high - low))) if high > low else 0.0
+    if bottom - top > right - left:
+        inset = (right - left) / 2
+        return (left + right) // 2, round(bottom - inset - frac * (bottom - top - 2 * inset))
+    inset = (bottom - top) / 2
+    return round(left + inset + frac * (right - left - 2 * inset)), (top + bottom) // 2
 
 
 class NotCheckable(PrimitiveError):
@@ -68,6 +90,18 @@ class NotCheckable(PrimitiveError):
 
 class StateUnchanged(PrimitiveError):
     """A switch was tapped but reads the same state afterwards (disabled, or the tap missed)."""
+
+    category = FailureCategory.WRONG_STATE
+
+
+class NotASlider(PrimitiveError):
+    """``set_slider`` named an element that is not a slider (a range input or ARIA slider)."""
+
+    category = FailureCategory.NOT_FOUND
+
+
+class SliderMissed(PrimitiveError):
+    """A slider was dragged and nudged with its arrow keys but does not read the wanted value."""
 
     category = FailureCategory.WRONG_STATE
 
@@ -238,6 +272,55 @@ class GuiSkills:
                                  f"{'on' if on else 'off'}, but it is {state} afterwards")
         return True
 
+    def set_slider(self, target: str, value: float) -> float:
+        """Set the slider described (a range input or ARIA slider) to ``value`` the way a person
+        does: drag its thumb to the value's place along the track, then nudge it with the arrow
+        keys one step at a time until it reads ``value``. Returns the value it reads afterwards.
+        Raises NotASlider, InvalidGuiArgument (a value outside its range), or SliderMissed when
+        it does not read ``value`` at the end."""
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidGuiArgument(f"a slider value must be a finite number, got {value!r}")
+        slider = self.locate(target, prefer_roles=("slider",)).element
+        if slider.role != "slider":
+            raise NotASlider(f"{target!r} matches {slider.text or slider.description!r} ({slider.role}), "
+                             "not a slider")
+        now = _number(slider.text)
+        if slider.value_range is not None:
+            low, high, _ = slider.value_range
+            if not low <= value <= high:
+                raise InvalidGuiArgument(f"{value:g} is outside the slider's range [{low:g}, {high:g}]")
+            if now is not None and high > low and not math.isclose(now, value):
+                self.env.swipe(*_slider_point(slider, now), *_slider_point(slider, value), 0.2)
+                slider = self._same_slider(slider)
+                now = _number(slider.text)
+        vertical = slider.bounds[3] - slider.bounds[1] > slider.bounds[2] - slider.bounds[0]
+        up, down = ("up", "down") if vertical else ("right", "left")
+        for _ in range(MAX_SLIDER_KEYS):
+            if now is None or math.isclose(now, value, abs_tol=1e-9):
+                break
+            self._time_left("set_slider")
+            self.env.key(up if now < value else down)
+            before, slider = now, self._same_slider(slider)
+            now = _number(slider.text)
+            if now == before or (now is not None and (now - value) * (before - value) < 0):
+                break  # it does not move, or it stepped over the value: the value is not on its steps
+        if now is None or not math.isclose(now, value, abs_tol=1e-9):
+            raise SliderMissed(f"the slider {slider.description or target!r} reads {slider.text!r} after dragging "
+                               f"and nudging it, wanted {value:g}")
+        return now
+
+    def _same_slider(self, slider: UIElement) -> UIElement:
+        """``slider`` on the screen now (by id, else the slider under its centre)."""
+        elements = self.observation(fresh=True).elements
+        same = [e for e in elements if e.id == slider.id and e.role == "slider"]
+        if not same:
+            x, y = slider.center
+            same = [e for e in elements if e.role == "slider" and e.bounds[0] <= x <= e.bounds[2]
+                    and e.bounds[1] <= y <= e.bounds[3]]
+        if not same:
+            raise SliderMissed(f"the slider {slider.description!r} is gone from the screen")
+        return same[0]
+
     def _box(self, target: str) -> UIElement:
         match = self.locate(target, prefer_roles=_BOX_ROLES)
         box = switch_of(match.element, list(self.observation().elements))
@@ -301,10 +384,15 @@ class GuiSkills:
         self.env.drag(*a.center, *b.center, 1.0)
 
     def wait_idle(self, timeout_s: float = 5.0, quiet_s: float = 0.3) -> bool:
-        """Wait until the screen stops changing: the elements (texts, states, places) read the
-        same for ``quiet_s`` seconds. False when it was still changing after ``timeout_s``."""
+        """Wait until the screen stops changing: by the backend's own signals where it has them
+        (a web page: no DOM change, animation or timer its input set off), else until the
+        elements (texts, states, places) read the same for ``quiet_s`` seconds. False when it
+        was still changing after ``timeout_s``."""
         deadline = time.monotonic() + _seconds("timeout_s", timeout_s)
         _seconds("quiet_s", quiet_s)
+        settled = self.env.wait_settled(timeout_s)
+        if settled is not None:  # the backend knows when its screen is idle (a page's DOM and timers)
+            return settled
         last = self._signature(self.observation(fresh=True).elements)
         stable_since = time.monotonic()
         while True:
@@ -415,10 +503,11 @@ class GuiSkills:
         """The primitives as a :class:`~embodied.primitives.PrimitiveSet` (domain "gui")."""
         ps = PrimitiveSet("gui", redact=self.redact, policy_deadline=self.policy_deadline,
                           errors=(GuiActionError, ElementNotFound, TextEntryError, UnknownSecret, NotCheckable,
-                                  StateUnchanged, InvalidGuiArgument, DeadlineExceeded))
+                                  StateUnchanged, NotASlider, SliderMissed, InvalidGuiArgument, DeadlineExceeded))
         for fn in (self.find, self.tap, self.tap_xy, self.long_press, self.type_text, self.key, self.scroll,
                    self.scroll_until, self.back, self.home, self.launch, self.wait_for, self.read_text,
-                   self.elements, self.secret, self.set_checked, self.is_checked, self.open_target, self.swipe,
+                   self.elements, self.secret, self.set_checked, self.is_checked, self.set_slider,
+                   self.open_target, self.swipe,
                    self.drag,
                    self.wait_idle, self.foreground):
             ps.add(fn)

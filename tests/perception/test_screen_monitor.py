@@ -108,4 +108,4 @@ def test_monitor_screen_changed_uses_first_checkpoint() -> None:
     assert ScreenMonitor().check(goal, execution(checkpoints=cps), after).ok
     same = [Checkpoint("start", 0, observation=before), Checkpoint("end", 2, observation=screen())]
     v = ScreenMonitor().check(goal, execution(checkpoints=same), screen())
-    assert not v.ok and v.category is FailureCategory.WRONG_STATE
+    assert not v.ok and v.category is FailureCategory.NO_EFFECT

@@ -34,6 +34,8 @@ def read(intent: Intent) -> str:
         return f"{k} {intent.value!r}" if intent.value else f"{k} {intent.seconds:g}s"
     if k == "scroll":
         return f"scroll {intent.direction}"
+    if k == "slide":
+        return f"slide {intent.into.query() if intent.into else '?'} {intent.value}"
     if k == "scroll_to":
         return f"scroll_to {intent.targets[0].query()} {intent.direction}"
     targets = " + ".join(t.query() for t in intent.targets) or "nothing"
@@ -88,6 +90,9 @@ MINIWOB = [
 
 # Phone, desktop and web instructions in the forms the brief lists.
 GENERAL = [
+    ("slide the bass slider to 12, then hit Apply", ["slide bass slider 12", "tap Apply"]),
+    ("move the zoom level all the way to -3", ["slide zoom level -3"]),
+    ("drag the slider to 40 %", ["slide slider 40"]),
     ("type Ada Lovelace into Name, type ada@example.com into Email, tick I agree, then click Submit",
      ["type 'Ada Lovelace'->Name", "type 'ada@example.com'->Email", "check I agree", "tap Submit"]),
     ("enter 'bob' as the username", ["type 'bob'->username"]),
@@ -144,7 +149,7 @@ REJECTS = [
     "make me a sandwich",
     "type into the box",
     "select from the list",
-    "drag the slider to 5",
+    "drag the photo onto the album",  # dragging something somewhere: not a slider set to a number
     "book a flight to Paris",
     "search",
     "wait",

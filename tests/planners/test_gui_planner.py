@@ -54,7 +54,8 @@ def test_form_plan_with_checkable_conditions() -> None:
     plan = planner().decompose("type Ada into Name, type a@b.c into Email, tick I agree, then click Submit", FORM)
     assert [s.action for s in plan.subgoals] == [sg.TYPE, sg.TYPE, sg.CHECK, sg.TAP]
     assert [str(c) for s in plan.subgoals for c in s.conditions] == [
-        "field_value(Name, Ada)", "field_value(Email, a@b.c)", "checked(I agree checkbox)"]
+        "field_value(Name, Ada)", "field_value(Email, a@b.c)", "checked(I agree checkbox)",
+        "screen_changed()"]  # a submit must show its effect
 
 
 def test_empty_instruction_is_a_planning_error() -> None:
@@ -275,7 +276,7 @@ def test_every_template_passes_the_sandbox_check() -> None:
                sg.choose("text field", "choose", starts_with="Sa", ends_with="ino"), sg.choose("", "c", equals="a"),
                sg.key("enter"), sg.scroll("down"), sg.scroll_to("Privacy"), sg.wait("Done"), sg.wait(seconds=1),
                sg.back(), sg.home(), sg.long_press("Photos", "lp"), sg.focus("text field", "f"),
-               sg.close_dialog('"Close"', "close")]
+               sg.close_dialog('"Close"', "close"), sg.set_slider(35, "Volume slider", "slide")]
     assert {s.action for s in samples} == set(sg.ACTIONS)
     for s in samples:
         source = writer.render(s, __import__("planners.gui").gui.GuiPolicyOptions())
@@ -352,7 +353,8 @@ def test_loop_fills_a_form_then_closes_a_popup_and_scrolls_to_an_off_screen_butt
 
 
 def test_loop_repairs_a_step_whose_result_a_popup_hides() -> None:
-    screen = ScriptedScreen(form_page(), on_type=lambda s: s.open_dialog("Save your password?", "Not now")
+    screen = ScriptedScreen(form_page(), on_tap={"Submit": submitted},  # a live form: its submit shows a result
+                            on_type=lambda s: s.open_dialog("Save your password?", "Not now")
                             if sum(x[0] == "type" for x in s.log) == 1 else None)
     run, _ = run_loop(screen, "type Ada into Name and click Submit")
     assert run.finished and run.repairs == 1 and screen.get("e1").text == "Ada"

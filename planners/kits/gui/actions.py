@@ -14,7 +14,8 @@ from embodied.domain import ActionSet, SubgoalAction
 @dataclass(frozen=True)
 class Tap(SubgoalAction):
     """Tap an element. ``expand``: it opens something, so the screen must change. ``opens``: the
-    instruction said "open X", which may name an app to start rather than something on screen."""
+    instruction said "open X", which may name an app to start rather than something on screen.
+    ``submits``: a submit-like button (a form's commit), so the page or a dialog must change."""
 
     action: ClassVar[str] = "tap"
     target: str
@@ -23,6 +24,7 @@ class Tap(SubgoalAction):
     role: str = ""
     expand: bool = False
     opens: bool = False
+    submits: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,16 @@ class Type(SubgoalAction):
 
 
 @dataclass(frozen=True)
+class SetSlider(SubgoalAction):
+    """Drag the slider ``target`` to the number ``value`` (then nudge it with its arrow keys)."""
+
+    action: ClassVar[str] = "set_slider"
+    target: str
+    value: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class SelectOption(SubgoalAction):
     action: ClassVar[str] = "select_option"
     option: str
@@ -108,8 +120,12 @@ class Choose(SubgoalAction):
 
 @dataclass(frozen=True)
 class Key(SubgoalAction):
+    """Press a key. ``submits``: it commits a form (enter in place of a submit button), so the
+    page or a dialog must change."""
+
     action: ClassVar[str] = "key"
     name: str = "enter"
+    submits: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,5 +165,6 @@ class Home(SubgoalAction):
     action: ClassVar[str] = "home"
 
 
-ACTIONS = ActionSet([Tap, LongPress, Focus, CloseDialog, Check, Uncheck, Toggle, Type, SelectOption, Choose, Key,
+ACTIONS = ActionSet([Tap, LongPress, Focus, CloseDialog, Check, Uncheck, Toggle, Type, SetSlider, SelectOption, Choose,
+                     Key,
                      Scroll, ScrollTo, Wait, Back, Home])

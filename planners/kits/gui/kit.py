@@ -17,6 +17,7 @@ PREDICATES = (
     PredicateSpec("text_visible", 1, "the text a is shown on screen"),
     PredicateSpec("checked", 1, "the checkbox, switch or radio button a is ticked"),
     PredicateSpec("field_value", 2, "the field a holds the value b"),
+    PredicateSpec("slider_value", 2, "the slider a is set to the number b"),
     PredicateSpec("element_absent", 1, "no element matches a (a dialog closed)"),
     PredicateSpec("screen_changed", 0, "the screen differs from the one before the step"),
 )
@@ -36,7 +37,7 @@ KIT = DomainKit(
     summary="a screen operated by tapping, typing, scrolling and keys",
     primitives=("find", "tap", "tap_xy", "long_press", "type_text", "key", "scroll", "scroll_until", "swipe",
                 "drag", "back", "home", "launch", "open_target", "foreground", "set_checked", "is_checked",
-                "wait_for", "wait_idle", "read_text", "elements", "secret"),
+                "set_slider", "wait_for", "wait_idle", "read_text", "elements", "secret"),
     predicates=PREDICATES,
     evaluate=evaluate,
     actions=ACTIONS,

@@ -17,7 +17,8 @@ class FlakyError(Exception):
 
 class FakeGui(GuiEnv):
     """Elements are a list; tapping a field focuses it, typing appends to the focused field,
-    tapping a checkbox toggles it. ``fail_next`` raises FlakyError that many times."""
+    tapping a checkbox toggles it. ``fail_next`` raises FlakyError that many times. ``shows``:
+    the text of an element -> an element that appears once it is tapped (a form's result)."""
 
     backend = "fake"
     supports_combos = True
@@ -31,6 +32,7 @@ class FakeGui(GuiEnv):
         self.fail_next = 0
         self.transient = True
         self.frame = 0
+        self.shows: dict[str, UIElement] = {}
 
     def _maybe_fail(self) -> None:
         if self.fail_next:
@@ -70,6 +72,8 @@ class FakeGui(GuiEnv):
         if i is None:
             return
         el = self.items[i]
+        if el.text in self.shows:
+            self.items.append(self.shows.pop(el.text))
         if el.editable:
             self.focus = el.id
         elif el.checked is not None:

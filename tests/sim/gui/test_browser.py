@@ -3,8 +3,10 @@ viewport with touch events, and per-step latency. One Chromium per viewport for 
 
 from __future__ import annotations
 
+import http.server
 import shutil
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 
@@ -114,3 +116,44 @@ def test_phone_viewport_with_touch() -> None:
         skills.tap("Log in")
         assert skills.wait_for("Welcome dave", timeout_s=3)
         assert phone.run_js("return window.touches;") >= 3  # taps arrived as touch events
+
+
+def test_a_read_after_a_link_tap_sees_the_new_page(desktop_browser: BrowserEnv) -> None:
+    """Input and reads go straight to the page's DevTools socket: a read that follows a tap on a
+    link must wait for the new document (served here 0.4 s late), not read the old one."""
+    pages = {"/": b'<title>First</title><a href="/next">Go on</a><p>Still on the first page</p>',
+             "/next": b"<title>Second</title><p>Arrived on the second page</p>"}
+
+    class SlowPages(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/next":
+                time.sleep(0.4)
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowPages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        desktop_browser.launch(f"http://127.0.0.1:{server.server_port}/")
+        GuiSkills(desktop_browser).tap("Go on")
+        texts = [e.text for e in desktop_browser.observe().elements]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert "Arrived on the second page" in texts and "Still on the first page" not in texts
+
+
+def test_typed_text_arrives_as_key_events(skills: GuiSkills, desktop_browser: BrowserEnv) -> None:
+    desktop_browser.run_js("window.keys = 0; document.addEventListener('keydown', () => window.keys++, true);")
+    skills.type_text("Zoë O'Neil-42 #1", into="Username")
+    assert skills.read_text("the username field") == "Zoë O'Neil-42 #1"
+    assert desktop_browser.run_js("return window.keys;") == len("Zoë O'Neil-42 #1") + 1  # + the clearing backspace
