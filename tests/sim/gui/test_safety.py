@@ -134,7 +134,7 @@ def test_dry_run_records_and_sends_nothing() -> None:
 
 def test_typed_secret_stays_out_of_the_trace(tmp_path: Path) -> None:
     env, fake = make_env()
-    fake.shows["Log in"] = UIElement("e99", "text", "Welcome bob", (200, 140, 320, 165))  # a login that shows its effect
+    fake.shows["Log in"] = UIElement("e99", "text", "Welcome bob", (200, 140, 320, 165))  # the login shows its effect
     env.reset(0)
     trace = TraceWriter(tmp_path, save_images=False)
     agent = Agent(GuiRulePlanner(semantic=False), GuiTemplateWriter(), GuiRepairer(semantic=False),
