@@ -30,7 +30,7 @@ from planners.llm.skills import Skill, SkillLibrary, record_run
 
 # a risky action the user refused, a thing the device does not have: no program changes that
 NO_PROGRAM_REPAIR = (FailureCategory.DENIED, FailureCategory.MISSING)
-WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED, FailureCategory.WRONG_PLACE)
+WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED)
 GIVE_UP_OFFER = (" Only if no program can achieve the subgoal (an object it needs does not exist), answer"
                  " exactly: GIVE UP")
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
@@ -247,7 +247,7 @@ class LLMRepairer(_Coder):
         focus = verdict.failed_call
         if focus is None:
             focus = next((c.index for c in execution.calls if not c.ok), None)
-        # after a fault of the world (a slip, a missed grasp, a nudge off the target) the same
+        # after a fault of the world (a slip, a missed grasp) the same
         # steps from where things are now are a fair repair, and giving up is not offered
         retry_ok = verdict.category in WORLD_FAULTS
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
