@@ -40,6 +40,7 @@ import yaml
 
 from embodied.config import load_config
 from embodied.experiment import run_episode
+from embodied.results import confusion, format_confusion
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("pick_place", "stack", "stack_size", "sort", "sort_bowls", "push", "line_up", "relation", "clear_table")
@@ -70,6 +71,7 @@ class Row:
     model_time_s: float
     wall_time_s: float
     planned_by: str
+    claimed: bool | None = None  # what the agent's own checks concluded (None: not recorded)
 
 
 def _config(task: str, variant: str, seed: int, library: Path, instruction: dict[str, Any] | None,
@@ -122,7 +124,7 @@ def run_one(task: str, variant: str, seed: int, library: Path, work: Path,
     cached, planned_by = _trace_figures(run_dir)
     return Row(variant, task if instruction is None else f"{task}: {instruction['instruction']}", seed,
                result.success, result.failure, result.model_calls, result.prompt_tokens, result.completion_tokens,
-               cached, result.model_time_s, result.wall_time_s, planned_by)
+               cached, result.model_time_s, result.wall_time_s, planned_by, result.claimed_success)
 
 
 def _per_success(rows: list[Row], key: str) -> str:
@@ -147,6 +149,10 @@ def report(rows: list[Row], out: Any = sys.stdout) -> None:
               f"{_per_success(vrows, 'prompt_tokens'):>11} {_per_success(vrows, 'completion_tokens'):>10} "
               f"{_per_success(vrows, 'model_time_s'):>12} {share:>11} {by_model:>8} "
               f"{statistics.fmean(r.wall_time_s for r in vrows):>9.1f}", file=out)
+    for variant, vrows in by_variant.items():
+        known = [(r.claimed, r.success) for r in vrows if r.claimed is not None]
+        if known:
+            print("\n" + format_confusion(confusion(known), f"{variant}: claimed vs true success"), file=out)
     print("\nper episode:", file=out)
     for r in rows:
         mark = "ok  " if r.success else "FAIL"
