@@ -44,7 +44,8 @@ from embodied.results import confusion, format_confusion
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("pick_place", "stack", "stack_size", "sort", "sort_bowls", "push", "line_up", "relation", "clear_table")
-LLM_PATH = {"planner": "hybrid", "planner_options": {"use_model": "always", "max_tokens": 256},
+# max_wall_s: an episode the model cannot finish ends with a clear result after 10 minutes
+LLM_PATH = {"planner": "hybrid", "planner_options": {"use_model": "always", "max_tokens": 256}, "max_wall_s": 600,
             "writer": "llm", "repairer": "llm", "writer_options": {"max_tokens": 384},
             "repairer_options": {"max_tokens": 384}}
 VARIANTS: dict[str, dict[str, Any]] = {
