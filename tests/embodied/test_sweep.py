@@ -93,7 +93,9 @@ def dies_after_result_worker(job: EpisodeJob) -> dict[str, Any]:
 
 
 def slow_worker(job: EpisodeJob) -> dict[str, Any]:
-    time.sleep(0.6)
+    """Slow enough (10 jobs on 2 workers: about 8 s) that a Ctrl-C sent after the second result
+    lands mid-sweep even when a busy machine delays the test's polling by seconds."""
+    time.sleep(1.5)
     return fake_worker(job)
 
 

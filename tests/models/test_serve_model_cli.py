@@ -75,7 +75,7 @@ def test_serve_model_answers_over_http_and_stops_on_sigint(tmp_path: Path) -> No
                                  Message.user("What is 17 + 25?")], max_tokens=8)
         assert "42" in answer.text and answer.prompt_tokens > 10 and 0 < answer.completion_tokens <= 8
         proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(timeout=30) == 0, log.read_text()[-2000:]
+        assert proc.wait(timeout=90) == 0, log.read_text()[-2000:]  # a busy machine frees the model slowly
     finally:
         stop(proc)
     assert not healthy(url) and port_is_free(int(url.rsplit(":", 1)[1]))
@@ -85,7 +85,7 @@ def test_serve_model_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     proc, url, log = start(tmp_path)
     try:
         proc.send_signal(signal.SIGTERM)  # what a service manager sends
-        assert proc.wait(timeout=30) == 0, log.read_text()[-2000:]
+        assert proc.wait(timeout=90) == 0, log.read_text()[-2000:]  # a busy machine frees the model slowly
     finally:
         stop(proc)
     assert not healthy(url) and port_is_free(int(url.rsplit(":", 1)[1]))
