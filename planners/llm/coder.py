@@ -164,6 +164,7 @@ class LLMWriter(_Coder):
         self.library = None if library in (None, False) else SkillLibrary(None if library is True else library)
         self.library_k = library_k
         self.reuse_verified = reuse_verified  # a verified program of the same subgoal runs without a model call
+        self._reused: set[tuple[str, str]] = set()
         self.retrieved: list[Skill] = []  # of the most recent write, for the trace
         self.plan: PlanView | None = None  # the plan as the agent last showed it (see_plan)
 
@@ -207,8 +208,14 @@ class LLMWriter(_Coder):
         with no model call; it must still pass the checks a model's answer passes."""
         if not self.reuse_verified or not self.retrieved or self.retrieved[0].subgoal != line:
             return None
+        code = self.retrieved[0].code
+        # once per subgoal and run, and never a program that has also failed: a program verified
+        # in one scene may hold that scene's coordinates; if it fails here, the model writes anew
+        if (line, code) in self._reused or (self.library is not None and self.library.has_failed(code, api.domain)):
+            return None
+        self._reused.add((line, code))
         try:
-            source = program_parser(api)(f"```python\n{self.retrieved[0].code}\n```")
+            source = program_parser(api)(f"```python\n{code}\n```")
         except OutputRejected:
             return None
         self.model.report(task="library", reused={"subgoal": line,

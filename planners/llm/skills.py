@@ -121,6 +121,13 @@ class SkillLibrary:
             found.append(Skill(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(scores[i])))
         return found
 
+    def has_failed(self, code: str, domain: str) -> bool:
+        """Whether this very program was ever stored as failed in ``domain``."""
+        with self._connect() as db:
+            row = db.execute("SELECT 1 FROM skills WHERE domain = ? AND code = ? AND outcome != ? LIMIT 1",
+                             (domain, code, VERIFIED)).fetchone()
+        return row is not None
+
     def count(self, outcome: str | None = None) -> int:
         with self._connect() as db:
             if outcome is None:

@@ -93,6 +93,17 @@ def test_a_verified_program_of_the_same_subgoal_runs_again_without_a_model_call(
     policy = writer.write(other, _api(), _scene())  # similar, not the same: shown as an example, model asked
     assert policy.origin == "llm" and len(model.requests) == 1
     assert "A verified program for the similar subgoal" in model.requests[0].messages[-1].text
-    writer.reuse_verified = False
-    model.answers.append("```python\npick('red block')\n```")
+    model.answers.append("```python\npick('red block')\nplace_on('blue block')\n```")
+    # written again in the same run (it failed there): the model writes anew
     assert writer.write(SUBGOAL, _api(), _scene()).origin == "llm" and len(model.requests) == 2
+    fresh = LLMWriter(model, kit, library=tmp_path)  # a later run
+    fresh.library = library
+    assert fresh.write(SUBGOAL, _api(), _scene()).origin == "library" and len(model.requests) == 2
+    library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('blue block')", "failed: wrong_place"))
+    later = LLMWriter(model, kit, library=tmp_path)  # a program that has also failed is never run blind
+    later.library = library
+    model.answers.append("```python\npick('red block')\n```")
+    assert later.write(SUBGOAL, _api(), _scene()).origin == "llm" and len(model.requests) == 3
+    later.reuse_verified = False
+    model.answers.append("```python\npick('red block')\n```")
+    assert later.write(SUBGOAL, _api(), _scene()).origin == "llm" and len(model.requests) == 4
