@@ -329,6 +329,12 @@ if __name__ == "__main__":
 """
 
 
+def _ctrl_c_reaches_it() -> None:
+    """A test run started in the background (CI, ``cmd &``) inherits SIGINT ignored; a terminal's
+    Ctrl-C is what the test imitates, so the child gets the default disposition back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_resume_finishes(configs: Path) -> None:
     run_dir = configs.parent / "out"
@@ -336,7 +342,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(configs: Path) -> None:
     script.write_text(CTRL_C_SCRIPT.format(test_dir=str(Path(__file__).parent), config=str(configs / "single.yaml"),
                                            run_dir=str(run_dir)), encoding="utf-8")
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, cwd=str(configs.parent))
+                            start_new_session=True, cwd=str(configs.parent), preexec_fn=_ctrl_c_reaches_it)
     def done() -> int:
         results = run_dir / "results.jsonl"
         return sum(r.status == DONE for r in read_rows(results)) if results.is_file() else 0

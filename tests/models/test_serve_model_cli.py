@@ -49,7 +49,9 @@ def start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "embodied.cli", "serve-model", str(config), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # Ctrl-C as
+        # from a terminal, even when the tests run in the background (which ignores SIGINT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while not healthy(url, timeout_s=1.0):
