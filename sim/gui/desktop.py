@@ -219,7 +219,10 @@ class DesktopEnv(GuiEnv):
     def _type_impl(self, text: str) -> None:
         # xdotool maps characters missing from the keyboard map (non-ASCII) to spare keycodes itself.
         if text:
-            self._xdotool("type", "--clearmodifiers", "--delay", str(self.options.type_delay_ms), "--", text)
+            # xdotool types a character missing from the keymap by remapping a spare keycode for it;
+            # with too short a pause the client reads that key after it was remapped back
+            delay = self.options.type_delay_ms if text.isascii() else max(self.options.type_delay_ms, 15)
+            self._xdotool("type", "--clearmodifiers", "--delay", str(delay), "--", text)
 
     # ------------------------------------------------------------------ apps
 
