@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from recording_model import RecordingDouble
 
-from embodied.models.base import ChatModel, ChatRequest, ChatResponse
 from embodied.types import Condition, Subgoal
 from planners.llm import render
 from planners.llm.skills import VERIFIED, Skill, SkillLibrary
@@ -59,20 +59,6 @@ def test_nearest_verified_policy_across_runs_and_workers(tmp_path: Path) -> None
                                                               k=3)) == 3
 
 
-class _Scripted(ChatModel):
-    """A test double (not a model): answers each request with the next scripted text and
-    keeps the requests, so the test sees whether the writer asked at all."""
-
-    def __init__(self, answers: list[str]) -> None:
-        super().__init__()
-        self.answers = list(answers)
-        self.requests: list[ChatRequest] = []
-
-    def _chat(self, request: ChatRequest) -> ChatResponse:
-        self.requests.append(request)
-        return ChatResponse(self.answers.pop(0), prompt_tokens=100, completion_tokens=10, latency_s=0.01)
-
-
 def test_a_verified_program_of_the_same_subgoal_runs_again_without_a_model_call(tmp_path: Path) -> None:
     from embodied import backends
     from planners.llm.coder import LLMWriter
@@ -84,7 +70,7 @@ def test_a_verified_program_of_the_same_subgoal_runs_again_without_a_model_call(
     library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('blue block')", VERIFIED))
     library.store(Skill("put the red block on the green block", "tabletop", "pick('red block')\nbroken()",
                         "failed: exception"))
-    model = _Scripted(["```python\npick('blue block')\n```"])
+    model = RecordingDouble(["```python\npick('blue block')\n```"])
     writer = LLMWriter(model, kit, library=tmp_path)
     writer.library = library  # the bag-of-words encoder: no MiniLM load in this test
     policy = writer.write(SUBGOAL, _api(), _scene())
