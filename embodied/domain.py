@@ -193,6 +193,33 @@ class PredicateResult:
     why: str
 
 
+def step_text(subgoal: Subgoal) -> str:
+    """A subgoal's typed action as one line for a model (``""`` without one):
+    ``place_at with object = red block, relative_to = blue block, dy = 0.076``. Not call syntax: a
+    typed action is no primitive, and a small model copies what looks like a call."""
+    if not subgoal.action:
+        return ""
+    args = ", ".join(f"{k} = {_plain(v)}" for k, v in subgoal.args.items())
+    return f"{subgoal.action} with {args}" if args else subgoal.action
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value else "0"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ProgramExample:
+    """One few-shot code policy of a kit: the subgoal, its planned step (may be empty), the code."""
+
+    subgoal: str
+    code: str
+    step: str = ""
+
+
 # ---------------------------------------------------------------------------------------------
 # The kit
 
@@ -256,6 +283,12 @@ class DomainKit:
                 "properties": {"subgoals": subgoals}}
 
     # -- prompts -------------------------------------------------------------------------------
+    def action_notes(self) -> str:
+        """One line per typed action (name, arguments, what it does), for prompts that show a
+        planned step (:func:`step_text`)."""
+        return "\n".join(f"- {cls.action} ({', '.join(f.name for f in dataclasses.fields(cls))}): "
+                         f"{' '.join((cls.__doc__ or '').replace('``', '').split())}" for cls in self.actions)
+
     def notes(self) -> str:
         """Prompt notes: what this world is and how it is operated."""
         path = self.folder / "notes.md"
@@ -278,16 +311,22 @@ class DomainKit:
             out.append(data)
         return out
 
-    def programs(self) -> list[tuple[str, str]]:
-        """Few-shot code policies, ``(subgoal, code)``, one file each in ``examples/programs/*.py``
-        in name order; a file's first line is ``# subgoal: <the subgoal it achieves>``."""
+    def programs(self) -> list[ProgramExample]:
+        """Few-shot code policies, one file each in ``examples/programs/*.py`` in name order. A
+        file starts with ``# subgoal: <the subgoal it achieves>`` and may go on with
+        ``# step: <the planned step>`` (the typed action as :func:`step_text` renders it), so the
+        model sees how a plan's numbers become calls."""
         folder = self.folder / "examples" / "programs"
         out = []
         for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
             head, _, code = path.read_text(encoding="utf-8").partition("\n")
             if not head.startswith("# subgoal:") or not code.strip():
                 raise DomainError(f"{path}: a program example starts with '# subgoal: ...' and has code after it")
-            out.append((head.removeprefix("# subgoal:").strip(), code.strip()))
+            step = ""
+            if code.startswith("# step:"):
+                step_line, _, code = code.partition("\n")
+                step = step_line.removeprefix("# step:").strip()
+            out.append(ProgramExample(head.removeprefix("# subgoal:").strip(), code.strip(), step))
         return out
 
     # -- model-free parts ------------------------------------------------------------------------

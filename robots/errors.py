@@ -6,8 +6,8 @@ from __future__ import annotations
 from embodied.errors import DeadlineExceeded, ObjectNotFound, PrimitiveError
 from embodied.types import FailureCategory
 
-__all__ = ["GraspMissed", "InvalidArgument", "MotionBlocked", "ObjectDropped", "ObjectNotFound", "RobotError",
-           "Unreachable"]
+__all__ = ["GraspMissed", "InvalidArgument", "MotionBlocked", "NothingHeld", "ObjectDropped", "ObjectNotFound",
+           "RobotError", "Unreachable"]
 
 
 class RobotError(PrimitiveError):
@@ -24,6 +24,14 @@ class ObjectDropped(RobotError):
     """Nothing is held when something should be: never picked, or lost in transport."""
 
     category = FailureCategory.DROPPED
+
+
+class NothingHeld(ObjectDropped):
+    """A place with nothing picked up in the first place (no pick, or the gripper opened since):
+    the program's fault, not the world's, so a repair must change the program. An
+    ``ObjectDropped``, so a policy's ``except ObjectDropped`` still catches it."""
+
+    category = FailureCategory.EXCEPTION
 
 
 class Unreachable(RobotError):

@@ -34,6 +34,7 @@ from robots.errors import (
     GraspMissed,
     InvalidArgument,
     MotionBlocked,
+    NothingHeld,
     ObjectDropped,
     ObjectNotFound,
     Unreachable,
@@ -421,8 +422,11 @@ class TabletopSkills:
 
     def _require_held(self) -> str | None:
         if not self._gripping():
-            self._held = None
-            raise ObjectDropped("nothing is held: pick an object first (it may have been dropped)")
+            if self._held is None:  # nothing was picked since the last place or open
+                raise NothingHeld("nothing is held: no object was picked up before this call; "
+                                  "call pick(<object>) first")
+            lost, self._held = self._held.name, None
+            raise ObjectDropped(f"the {lost} is no longer held: it was dropped; pick it again")
         return self.holding()
 
     def _hang(self) -> float:

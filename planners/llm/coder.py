@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from embodied.domain import DomainKit
+from embodied.domain import DomainKit, step_text
 from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
@@ -33,6 +33,8 @@ NO_PROGRAM_REPAIR = (FailureCategory.DENIED, FailureCategory.MISSING)
 WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED)
 GIVE_UP_OFFER = (" Only if no program can achieve the subgoal (an object it needs does not exist), answer"
                  " exactly: GIVE UP")
+STEPS_INTRO = ("A subgoal may come with its planned step: one of these typed actions with the numbers the "
+               "planner chose (metres, table frame). It is not a function: write it with the functions above.")
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
 
 
@@ -110,6 +112,10 @@ def around_failure(execution: Execution, focus: int | None,
     return labelled
 
 
+def _step_line(step: str) -> str:
+    return f"Planned step: {step}\n" if step else ""
+
+
 def _is_image(value: object) -> bool:
     return hasattr(value, "shape") and getattr(value, "ndim", 0) >= 2
 
@@ -138,11 +144,14 @@ class _Coder:
         ``prompt``. Everything before ``prompt`` is the same for every write and repair of a
         domain, so an engine with a prefix cache evaluates it once. ``parts``: what goes before
         ``prompt`` in the last turn instead of the current images (with ``images``)."""
-        system = Message.system(self.prompts.fill("code_system", notes=self.kit.notes(),
-                                                  api=help_text(api, brief=True)))
+        steps = self.kit.action_notes()
+        system = Message.system(self.prompts.fill(
+            "code_system", notes=self.kit.notes(), api=help_text(api, brief=True),
+            steps=f"{STEPS_INTRO}\n{steps}\n\n" if steps else ""))
         shots: list[Message] = []
-        for subgoal, code in self.kit.programs():
-            shots += [Message.user(f"Subgoal: {subgoal}"), Message.assistant(f"```python\n{code}\n```")]
+        for example in self.kit.programs():
+            shots += [Message.user(f"Subgoal: {example.subgoal}\n{_step_line(example.step)}".rstrip()),
+                      Message.assistant(f"```python\n{example.code}\n```")]
         if parts is None:
             parts = rgb_images(observation, self.image_max_side) if self.images else []
         return [system, *shots, Message.user(*parts, prompt)]
@@ -192,7 +201,8 @@ class LLMWriter(_Coder):
                            for s in self.retrieved)
         # the plan only when it is the one this subgoal belongs to (a writer used on its own has none)
         plan = f"{render.plan_view(self.plan)}\n\n" if self.plan is not None and self.plan.current is subgoal else ""
-        prompt = self.prompts.fill("write", subgoal=line, conditions=render.conditions(subgoal),
+        prompt = self.prompts.fill("write", subgoal=line, step=_step_line(step_text(subgoal)),
+                                   conditions=render.conditions(subgoal),
                                    scene=compact_scene(observation), examples=examples, plan=plan)
         if self.retrieved:
             self.model.report(task="library", retrieved=[{"subgoal": s.subgoal, "similarity": round(s.similarity, 3)}
@@ -258,6 +268,7 @@ class LLMRepairer(_Coder):
         # steps from where things are now are a fair repair, and giving up is not offered
         retry_ok = verdict.category in WORLD_FAULTS
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
+                                   step=_step_line(step_text(subgoal)),
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
                                    trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
                                                                                                  verdict),

@@ -357,8 +357,10 @@ def test_each_kits_example_programs_pass_the_writers_own_checks(domain: str) -> 
     programs = kit.programs()
     assert programs, f"the {domain} kit ships example programs"
     parse = program_parser(api)
-    for subgoal, code in programs:
-        assert subgoal and parse(f"```python\n{code}\n```") == code
+    for example in programs:
+        assert example.subgoal and parse(f"```python\n{example.code}\n```") == example.code
+        if example.step:  # a planned step names one of the kit's typed actions
+            assert example.step.split()[0] in kit.actions, example.step
 
 
 def test_a_program_that_redefines_a_primitive_is_sent_back() -> None:

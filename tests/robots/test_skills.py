@@ -9,7 +9,7 @@ import pytest
 from embodied.errors import ObjectNotFound, PrimitiveError
 from embodied.types import FailureCategory, SceneObject
 from robots.base import Robot
-from robots.errors import GraspMissed, InvalidArgument, ObjectDropped, Unreachable
+from robots.errors import GraspMissed, InvalidArgument, NothingHeld, ObjectDropped, Unreachable
 from robots.skills import CachedSource
 from sim.tabletop.config import TabletopConfig
 from sim.tabletop.env import TabletopEnv
@@ -118,10 +118,17 @@ def test_grasp_on_nothing_raises_grasp_missed(api) -> None:
     assert call(api, "holding") is None
 
 
-def test_place_without_holding_raises_object_dropped(api) -> None:
-    with pytest.raises(ObjectDropped) as info:
+def test_place_with_nothing_picked_is_the_programs_fault_not_a_drop(api) -> None:
+    """A place that no pick came before is a missing step of the program (a repair must change
+    the program), not a slip of the world; it is still an ObjectDropped for a policy's except."""
+    with pytest.raises(NothingHeld) as info:
         call(api, "place_on", "blue block")
-    assert info.value.category is FailureCategory.DROPPED
+    assert isinstance(info.value, ObjectDropped)
+    assert info.value.category is FailureCategory.EXCEPTION and "pick(" in str(info.value)
+    assert call(api, "pick", "red block")
+    call(api, "open_gripper")  # opened since: nothing is held again
+    with pytest.raises(NothingHeld):
+        call(api, "place_at", 0.5, 0.1)
 
 
 def test_bad_arguments_are_typed_errors(api) -> None:
