@@ -346,6 +346,8 @@ class TabletopSkills:
         v = self._speed(speed)
         dx, dy = _number("dx", dx, MAX_OFFSET), _number("dy", dy, MAX_OFFSET)
         if self._gripping():
+            if self._held is not None and self._names_held(name):
+                return True  # already in the gripper: a program re-run after a failed place starts so
             raise InvalidArgument(f"already holding {self.holding()!r}: place it before picking {name!r}")
         obj = self._find(name)
         scene = self._scene()  # after _find: it may have gone home to look again
@@ -520,6 +522,12 @@ class TabletopSkills:
         self._require_time(0.0, "closing the gripper")
         self._close()
         return self._gripping()
+
+    def _names_held(self, name: str) -> bool:
+        """Whether ``name`` refers to the held object (matched as tolerantly as any name)."""
+        if self._held is None or not isinstance(name, str):
+            return False
+        return naming.resolve(name, [o.name for o in self._scene()]) == self._held.name
 
     def holding(self) -> str | None:
         """Name of the object between the fingers (from finger contacts), or None."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,10 @@ from planners.llm.skills import Skill, SkillLibrary, record_run
 # a risky action the user refused, a thing the device does not have: no program changes that
 NO_PROGRAM_REPAIR = (FailureCategory.DENIED, FailureCategory.MISSING)
 WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED)
+# the program itself broke (it raised, crashed, ran out of time or memory): another program can
+# always be written, so giving up is not offered and a GIVE UP answer goes back to the model
+PROGRAM_FAULTS = (FailureCategory.EXCEPTION, FailureCategory.CRASHED, FailureCategory.MEMORY,
+                  FailureCategory.TIMEOUT)
 GIVE_UP_OFFER = (" Only if no program can achieve the subgoal (an object it needs does not exist), answer"
                  " exactly: GIVE UP")
 STEPS_INTRO = ("A subgoal may come with its planned step: one of these typed actions with the numbers the "
@@ -62,11 +67,37 @@ def program_parser(api: PrimitiveSet, *, previous: str | None = None) -> Callabl
                                  "function at the end")
         if not called & set(api.names()):
             raise OutputRejected(f"the program calls none of the primitives ({', '.join(api.names())})")
+        misfits = _misfit_calls(tree, api)
+        if misfits:
+            raise OutputRejected("these calls do not fit the function's parameters: " + "; ".join(misfits[:4]))
         if previous is not None and _normalised(source) == _normalised(previous):
             raise OutputRejected("this is the same program that failed: change what caused the failure")
         return source
 
     return parse
+
+
+def _misfit_calls(tree: ast.AST, api: PrimitiveSet) -> list[str]:
+    """Calls of primitives whose arguments cannot bind to the primitive's signature (an argument
+    it does not take, too many or too few), found before the program runs: a run would only end
+    in a TypeError and cost a repair round."""
+    out = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in api):
+            continue
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            continue  # *args / **kwargs: only the run can tell
+        try:
+            signature = inspect.signature(api[node.func.id].fn)
+        except (TypeError, ValueError):
+            continue
+        try:
+            signature.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+        except TypeError as exc:
+            params = ", ".join(q.name if q.default is q.empty else f"{q.name}={q.default!r}"
+                               for q in signature.parameters.values())
+            out.append(f"line {node.lineno}: {node.func.id}({params}) {exc}")
+    return out
 
 
 def repair_evidence(policy: Policy, execution: Execution, verdict: Verdict, limit: int = 900) -> str:
@@ -110,6 +141,10 @@ def around_failure(execution: Execution, focus: int | None,
     else:
         labelled.append((f"AFTER the failed step ({step}): the world now", now))
     return labelled
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _step_line(step: str) -> str:
@@ -267,20 +302,26 @@ class LLMRepairer(_Coder):
         # after a fault of the world (a slip, a missed grasp) the same
         # steps from where things are now are a fair repair, and giving up is not offered
         retry_ok = verdict.category in WORLD_FAULTS
+        may_give_up = not retry_ok and verdict.category not in PROGRAM_FAULTS
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
                                    step=_step_line(step_text(subgoal)),
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
                                    trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
                                                                                                  verdict),
-                                   scene=compact_scene(observation), give_up="" if retry_ok else GIVE_UP_OFFER)
+                                   scene=compact_scene(observation), give_up=GIVE_UP_OFFER if may_give_up else "")
         program = program_parser(api, previous=None if retry_ok else policy.source)
 
         def parse(text: str) -> str | None:
-            return None if gives_up(text) else program(text)
+            if not gives_up(text):
+                return program(text)
+            if may_give_up:
+                return None
+            raise OutputRejected(f"giving up is not an option after {_a(verdict.category)} failure: the program "
+                                 "can be written differently (or, after a slip, run again from where things are)")
 
         source = ask(self.model, self._messages(api, prompt, observation, self._views(execution, focus, observation)),
                      parse, task="repair", sampling=self.sampling, prompts=self.prompts,
-                     reminder=CODE_REMINDER + ("" if retry_ok else " Or answer GIVE UP."),
+                     reminder=CODE_REMINDER + (" Or answer GIVE UP." if may_give_up else ""),
                      log=self.exchanges, error=ProgramOutputError)
         if source is None:
             return None

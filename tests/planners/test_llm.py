@@ -385,3 +385,43 @@ def test_the_model_repairer_declines_what_no_program_can_change(category: Failur
     verdict = Verdict(False, "trace", category, "refused")
     execution = Execution(ExecutionStatus.ERROR, [], [], category=category)
     assert repairer.repair(SUBGOAL, Policy("pick('a')\n"), execution, verdict, _scene(), _api()) is None
+
+
+def test_a_call_that_does_not_fit_the_primitives_parameters_is_sent_back_before_it_runs() -> None:
+    """An argument the primitive does not take (a 1.5B wrote place_at(..., relation="left_of"))
+    or one too few is refused with the signature, instead of costing a run and a repair."""
+    parse = program_parser(_api())
+    with pytest.raises(OutputRejected, match=r"line 2: place_on\(name, target\) got an unexpected keyword argument 'side'"):
+        parse("```python\npick('red block')\nplace_on('red block', 'blue block', side='left')\n```")
+    with pytest.raises(OutputRejected, match=r"line 1: pick\(name\) missing a required argument: 'name'"):
+        parse("```python\npick()\n```")
+    program = "pick('red block')\nplace_on('red block', target='blue block')"
+    assert parse(f"```python\n{program}\n```") == program
+
+
+def test_after_a_program_fault_giving_up_is_not_offered_and_a_give_up_goes_back() -> None:
+    """The program raised: another program can always be written, so the prompt offers no GIVE UP
+    and a GIVE UP answer is sent back with the reason; the next answer is the repair."""
+    from recording_model import RecordingDouble
+
+    fixed = "pick('red block')\nplace_on('red block', 'blue block')"
+    model = RecordingDouble(["GIVE UP", f"```python\n{fixed}\n```"])
+    repairer = LLMRepairer(model, TABLETOP, max_parse_retries=1, max_tokens=64)
+    verdict = Verdict(False, "trace", FailureCategory.EXCEPTION, "TypeError in place_on")
+    execution = Execution(ExecutionStatus.ERROR, [], [], category=FailureCategory.EXCEPTION)
+    repaired = repairer.repair(SUBGOAL, Policy("pick('red block')\nplace_on('blue block')\n"), execution, verdict,
+                               _scene(), _api())
+    assert repaired is not None and repaired.source == fixed
+    assert "GIVE UP" not in model.prompt(0)
+    assert "giving up is not an option after an exception failure" in model.prompt(1)
+
+
+def test_a_repairer_may_still_give_up_when_the_world_may_make_the_subgoal_impossible() -> None:
+    from recording_model import RecordingDouble
+
+    model = RecordingDouble(["GIVE UP"])
+    repairer = LLMRepairer(model, TABLETOP, max_parse_retries=0, max_tokens=64)
+    verdict = Verdict(False, "trace", FailureCategory.NOT_FOUND, "no visible object matches 'red block'")
+    execution = Execution(ExecutionStatus.ERROR, [], [], category=FailureCategory.NOT_FOUND)
+    assert repairer.repair(SUBGOAL, Policy("pick('red block')\n"), execution, verdict, _scene(), _api()) is None
+    assert "GIVE UP" in model.prompt(0)

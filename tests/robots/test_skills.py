@@ -241,3 +241,12 @@ def test_pick_and_place_from_camera_detections() -> None:
         assert env.success(["on(red block, blue block)", "on(green block, red block)"])[0]
     finally:
         env.close()
+
+
+def test_picking_what_is_already_held_is_a_no_op_and_anything_else_is_refused(api) -> None:
+    """A program run again after its place failed starts with pick(): the object is already in
+    the gripper, so that step is done; picking another object still needs a place first."""
+    assert call(api, "pick", "red block")
+    assert call(api, "pick", "red block") is True and call(api, "holding") == "red block"
+    with pytest.raises(InvalidArgument, match="already holding"):
+        call(api, "pick", "blue block")
