@@ -391,7 +391,8 @@ def test_a_call_that_does_not_fit_the_primitives_parameters_is_sent_back_before_
     """An argument the primitive does not take (a 1.5B wrote place_at(..., relation="left_of"))
     or one too few is refused with the signature, instead of costing a run and a repair."""
     parse = program_parser(_api())
-    with pytest.raises(OutputRejected, match=r"line 2: place_on\(name, target\) got an unexpected keyword argument 'side'"):
+    misfit = r"line 2: place_on\(name, target\) got an unexpected keyword argument 'side'"
+    with pytest.raises(OutputRejected, match=misfit):
         parse("```python\npick('red block')\nplace_on('red block', 'blue block', side='left')\n```")
     with pytest.raises(OutputRejected, match=r"line 1: pick\(name\) missing a required argument: 'name'"):
         parse("```python\npick()\n```")
