@@ -40,6 +40,13 @@ from embodied.types import Condition, Evidence, Observation, Subgoal
 # Typed subgoal actions
 
 
+BOOKKEEPING = "bookkeeping"
+#: ``field(..., metadata=NOT_FOR_MODEL)``: a typed action's field that is the planner's note (a
+#: label, the pose when planned), not a number the program needs: kept in the trace, left out of
+#: the step a model is shown.
+NOT_FOR_MODEL = types.MappingProxyType({BOOKKEEPING: True})
+
+
 @dataclass(frozen=True)
 class SubgoalAction:
     """Base of a kit's typed subgoal actions: a frozen dataclass per action, named by ``action``.
@@ -193,13 +200,18 @@ class PredicateResult:
     why: str
 
 
-def step_text(subgoal: Subgoal) -> str:
+def step_text(subgoal: Subgoal, actions: ActionSet | None = None) -> str:
     """A subgoal's typed action as one line for a model (``""`` without one):
     ``place_at with object = red block, relative_to = blue block, dy = 0.076``. Not call syntax: a
-    typed action is no primitive, and a small model copies what looks like a call."""
+    typed action is no primitive, and a small model copies what looks like a call. With
+    ``actions``, fields marked ``NOT_FOR_MODEL`` are left out: a small model passes every name it
+    sees to a primitive (``place_at(x, y, relation="left_of")``)."""
     if not subgoal.action:
         return ""
-    args = ", ".join(f"{k} = {_plain(v)}" for k, v in subgoal.args.items())
+    hidden: set[str] = set()
+    if actions is not None and subgoal.action in actions:
+        hidden = {f.name for f in dataclasses.fields(actions.get(subgoal.action)) if f.metadata.get(BOOKKEEPING)}
+    args = ", ".join(f"{k} = {_plain(v)}" for k, v in subgoal.args.items() if k not in hidden)
     return f"{subgoal.action} with {args}" if args else subgoal.action
 
 
@@ -284,10 +296,14 @@ class DomainKit:
 
     # -- prompts -------------------------------------------------------------------------------
     def action_notes(self) -> str:
-        """One line per typed action (name, arguments, what it does), for prompts that show a
-        planned step (:func:`step_text`)."""
-        return "\n".join(f"- {cls.action} ({', '.join(f.name for f in dataclasses.fields(cls))}): "
-                         f"{' '.join((cls.__doc__ or '').replace('``', '').split())}" for cls in self.actions)
+        """One line per typed action (name, arguments, the docstring's first paragraph), for
+        prompts that show a planned step (:func:`step_text`); ``NOT_FOR_MODEL`` fields left out."""
+        lines = []
+        for cls in self.actions:
+            shown = [f.name for f in dataclasses.fields(cls) if not f.metadata.get(BOOKKEEPING)]
+            doc = (cls.__doc__ or "").strip().split("\n\n")[0]  # the first paragraph
+            lines.append(f"- {cls.action} ({', '.join(shown)}): {' '.join(doc.replace('``', '').split())}")
+        return "\n".join(lines)
 
     def notes(self) -> str:
         """Prompt notes: what this world is and how it is operated."""

@@ -236,7 +236,7 @@ class LLMWriter(_Coder):
                            for s in self.retrieved)
         # the plan only when it is the one this subgoal belongs to (a writer used on its own has none)
         plan = f"{render.plan_view(self.plan)}\n\n" if self.plan is not None and self.plan.current is subgoal else ""
-        prompt = self.prompts.fill("write", subgoal=line, step=_step_line(step_text(subgoal)),
+        prompt = self.prompts.fill("write", subgoal=line, step=_step_line(step_text(subgoal, self.kit.actions)),
                                    conditions=render.conditions(subgoal),
                                    scene=compact_scene(observation), examples=examples, plan=plan)
         if self.retrieved:
@@ -304,7 +304,7 @@ class LLMRepairer(_Coder):
         retry_ok = verdict.category in WORLD_FAULTS
         may_give_up = not retry_ok and verdict.category not in PROGRAM_FAULTS
         prompt = self.prompts.fill("repair", subgoal=render.subgoal_line(subgoal),
-                                   step=_step_line(step_text(subgoal)),
+                                   step=_step_line(step_text(subgoal, self.kit.actions)),
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
                                    trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
                                                                                                  verdict),

@@ -426,3 +426,24 @@ def test_a_repairer_may_still_give_up_when_the_world_may_make_the_subgoal_imposs
     execution = Execution(ExecutionStatus.ERROR, [], [], category=FailureCategory.NOT_FOUND)
     assert repairer.repair(SUBGOAL, Policy("pick('red block')\n"), execution, verdict, _scene(), _api()) is None
     assert "GIVE UP" in model.prompt(0)
+
+
+def test_the_writer_sees_the_planned_step_with_its_numbers_and_without_bookkeeping() -> None:
+    """The typed action's numbers reach the model (it needs not invent an offset), its
+    bookkeeping fields do not (a 1.5B passed relation="left_of" on to place_at), and the kit's
+    example programs show the same shape of step."""
+    from recording_model import RecordingDouble
+
+    subgoal = Subgoal("put the blue block to the left of the red block", "place_at",
+                      {"object": "blue block", "relative_to": "red block", "dy": 0.076, "relation": "left_of"},
+                      [Condition("left_of", ("blue block", "red block"))])
+    model = RecordingDouble(["```python\npick('blue block')\nplace_on('blue block', 'red block')\n```"])
+    LLMWriter(model, TABLETOP, max_parse_retries=0, max_tokens=64).write(subgoal, _api(), _scene())
+    request = model.requests[0]
+    prompt = request.messages[-1].text
+    assert "Planned step: place_at with object = blue block, relative_to = red block, dy = 0.076\n" in prompt
+    assert "relation" not in prompt
+    system = request.messages[0].text
+    assert "- place_at (object, x, y, relative_to, dx, dy, between, speed):" in system
+    shots = [m.text for m in request.messages[1:-1] if m.role == "user"]
+    assert any("\nPlanned step: place_at with" in s for s in shots)
