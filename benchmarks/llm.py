@@ -46,11 +46,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("pick_place", "stack", "stack_size", "sort", "sort_bowls", "push", "line_up", "relation", "clear_table")
 # max_wall_s: an episode the model cannot finish ends with a clear result after 10 minutes
 LLM_PATH = {"planner": "hybrid", "planner_options": {"use_model": "always", "max_tokens": 256}, "max_wall_s": 600,
-            "writer": "llm", "repairer": "llm", "writer_options": {"max_tokens": 384},
-            "repairer_options": {"max_tokens": 384}}
+            "writer": "llm", "repairer": "llm", "writer_options": {"max_tokens": 256},
+            "repairer_options": {"max_tokens": 256}}
 VARIANTS: dict[str, dict[str, Any]] = {
-    "llm": {**LLM_PATH, "writer_options": {"max_tokens": 384, "library": "LIBRARY"}},
-    "llm-open": {**LLM_PATH, "closed_loop": False, "writer_options": {"max_tokens": 384, "library": "LIBRARY"}},
+    "llm": {**LLM_PATH, "writer_options": {"max_tokens": 256, "library": "LIBRARY"}},
+    "llm-open": {**LLM_PATH, "closed_loop": False, "writer_options": {"max_tokens": 256, "library": "LIBRARY"}},
     "llm-nolib": LLM_PATH,
     "hybrid": {"planner": "hybrid", "writer": "rule", "repairer": "rule"},
     "rule": {"planner": "rule", "writer": "rule", "repairer": "rule"},

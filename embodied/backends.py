@@ -85,9 +85,9 @@ REPAIRERS.register("rule", "embodied.domain:rule_repairer", needs=("kit",),
                    summary="the domain kit's repairs keyed by failure category")
 REPAIRERS.register("fixed", "planners.fixed:NoRepair", summary="never repairs")
 REPAIRERS.register("llm", "planners.llm:LLMRepairer", needs=("model", "kit"),
-                   config="planners.llm.config:LLMCoderConfig", summary="a language model repairs the failing code")
+                   config="planners.llm.config:LLMRepairerConfig", summary="a language model repairs the failing code")
 REPAIRERS.register("rule_or_llm", "planners.hybrid:RuleOrModelRepairer", needs=("model", "kit"),
-                   config="planners.llm.config:LLMCoderConfig",
+                   config="planners.llm.config:LLMRepairerConfig",
                    summary="the kit's repairs for template policies, a language model for the rest")
 
 MONITORS = _make("monitor")

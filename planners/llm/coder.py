@@ -276,10 +276,15 @@ class LLMRepairer(_Coder):
 
     def __init__(self, model: ChatModel, kit: DomainKit, *, max_parse_retries: int = 2, max_tokens: int = 768,
                  temperature: float = 0.0, images: bool = False, image_max_side: int = 512,
-                 prompts_dir: str | Path | None = None) -> None:
+                 prompts_dir: str | Path | None = None, world_retries: int = 1) -> None:
         super().__init__(model, kit, max_parse_retries=max_parse_retries, max_tokens=max_tokens,
                          temperature=temperature,
                          images=images, image_max_side=image_max_side, prompts_dir=prompts_dir)
+        # after a fault of the world (a slip, a missed grasp) the program was not at fault: it
+        # runs again as it is, this many times per program, before the model is asked (a 1.5B
+        # asked then spent its whole answer saying the program needs no change)
+        self.world_retries = world_retries
+        self._retried: dict[tuple[int | None, str], int] = {}
 
     def _views(self, execution: Execution, focus: int | None, observation: Observation) -> list[Any]:
         """With ``images``: each camera's view before and after the failed step, each image
@@ -296,6 +301,11 @@ class LLMRepairer(_Coder):
         self.exchanges = []
         if verdict.category in NO_PROGRAM_REPAIR:
             return None
+        key = (policy.subgoal_index, _normalised(policy.source))
+        if verdict.category in WORLD_FAULTS and self._retried.get(key, 0) < self.world_retries:
+            self._retried[key] = self._retried.get(key, 0) + 1
+            return Policy(source=policy.source, subgoal_index=policy.subgoal_index, version=policy.version + 1,
+                          origin="llm-retry", parent_version=policy.version)
         focus = verdict.failed_call
         if focus is None:
             focus = next((c.index for c in execution.calls if not c.ok), None)

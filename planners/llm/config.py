@@ -50,6 +50,15 @@ class LLMWriterConfig(LLMCoderConfig):
 
 
 @dataclass(frozen=True)
+class LLMRepairerConfig(LLMCoderConfig):
+    """Options of the ``llm`` repairer: those of :class:`LLMCoderConfig` plus ``world_retries``:
+    after a fault of the world (a slip, a missed grasp) the same program runs again this many
+    times before the model is asked (0: always ask)."""
+
+    world_retries: int = 1
+
+
+@dataclass(frozen=True)
 class HybridPlannerConfig:
     """Options of the ``hybrid`` planner: ``use_model`` ``fallback`` (the grammar first) or
     ``always`` (the model first); ``replan_with_model``: ask the model when the grammar has nothing

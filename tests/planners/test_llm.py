@@ -304,7 +304,7 @@ def test_writer_and_repairer_with_a_real_model(smollm2) -> None:
                           category=FailureCategory.GRASP_MISSED)
     verdict = Verdict(False, "trace", FailureCategory.GRASP_MISSED, "closed on nothing", failed_call=0, failed_line=1,
                       primitive="pick")
-    repairer = LLMRepairer(smollm2, TABLETOP, max_parse_retries=0, max_tokens=48)
+    repairer = LLMRepairer(smollm2, TABLETOP, max_parse_retries=0, max_tokens=48, world_retries=0)
     try:
         new = repairer.repair(SUBGOAL, failing, execution, verdict, _scene(), api)
     except WritingError as exc:
@@ -447,3 +447,21 @@ def test_the_writer_sees_the_planned_step_with_its_numbers_and_without_bookkeepi
     assert "- place_at (object, x, y, relative_to, dx, dy, between, speed):" in system
     shots = [m.text for m in request.messages[1:-1] if m.role == "user"]
     assert any("\nPlanned step: place_at with" in s for s in shots)
+
+
+def test_after_a_fault_of_the_world_the_same_program_runs_again_before_the_model_is_asked() -> None:
+    """A slip is not the program's fault: the first repair is the program as it is (no model
+    call); if the world gets in the way again, the model is asked, with no GIVE UP offered."""
+    from recording_model import RecordingDouble
+
+    model = RecordingDouble(["```python\npick('red block')\nplace_on('red block', 'blue block', )\n```"])
+    repairer = LLMRepairer(model, TABLETOP, max_parse_retries=0, max_tokens=64)
+    failing = Policy("pick('red block')\nplace_on('red block', 'blue block')\n", subgoal_index=1, version=0)
+    verdict = Verdict(False, "trace", FailureCategory.DROPPED, "the object was lost in transport")
+    execution = Execution(ExecutionStatus.ERROR, [], [], category=FailureCategory.DROPPED)
+    again = repairer.repair(SUBGOAL, failing, execution, verdict, _scene(), _api())
+    assert again is not None and again.source == failing.source and not model.requests
+    assert (again.version, again.parent_version, again.origin) == (1, 0, "llm-retry")
+    third = repairer.repair(SUBGOAL, again, execution, verdict, _scene(), _api())
+    assert third is not None and third.origin == "llm-repair" and len(model.requests) == 1
+    assert "GIVE UP" not in model.prompt(0)
