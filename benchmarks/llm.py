@@ -162,6 +162,18 @@ def report(rows: list[Row], out: Any = sys.stdout) -> None:
               f"planned by {r.planned_by or '-'} {r.wall_time_s:6.0f} s{why}", file=out)
 
 
+def _numbers(spec: str, count: int) -> list[int]:
+    """``"28-30,3"`` as [28, 29, 30, 3], each within 1..count."""
+    out: list[int] = []
+    for part in spec.split(","):
+        low, _, high = part.strip().partition("-")
+        out += range(int(low), int(high or low) + 1)
+    bad = [k for k in out if not 1 <= k <= count]
+    if bad:
+        raise SystemExit(f"--items: {bad} outside 1..{count}")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated task families")
@@ -169,6 +181,7 @@ def main() -> int:
     parser.add_argument("--variants", default="llm,llm-open,llm-nolib", help=f"of {', '.join(VARIANTS)}")
     parser.add_argument("--paraphrases", action="store_true", help="benchmarks/paraphrases.yaml, hybrid vs rule")
     parser.add_argument("--limit", type=int, help="only the first N paraphrases")
+    parser.add_argument("--items", help="only these paraphrases, 1-based: e.g. 28-30 or 3,7")
     parser.add_argument("--library", type=Path, help="skill library directory (default: a fresh one)")
     parser.add_argument("--json", type=Path, help="also write the rows here (updated after every episode)")
     parser.add_argument("--report", type=Path, help="only print the tables of rows written earlier with --json")
@@ -182,6 +195,8 @@ def main() -> int:
     if args.paraphrases:
         items = yaml.safe_load((ROOT / "benchmarks/paraphrases.yaml").read_text(encoding="utf-8"))
         items = items[: args.limit] if args.limit else items
+        if args.items:
+            items = [items[k - 1] for k in _numbers(args.items, len(items))]
         variants = args.variants.split(",") if args.variants != parser.get_default("variants") else ["hybrid", "rule"]
         jobs = [(item["task"], v, 0, item) for item in items for v in variants]
     else:
