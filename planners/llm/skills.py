@@ -22,6 +22,7 @@ import numpy as np
 
 from embodied.errors import ConfigError
 from embodied.models.local import cache_dir
+from embodied.types import FailureCategory
 from planners.llm import render
 
 SCHEMA = """
@@ -40,6 +41,8 @@ CREATE TABLE IF NOT EXISTS skills (
 CREATE INDEX IF NOT EXISTS skills_domain ON skills (domain, outcome);
 """
 VERIFIED = "verified"
+# failures that were the world's (a slip, a missed grasp), not the stored program's
+WORLD_FAULT_OUTCOMES = tuple(f"failed: {c}" for c in (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED))
 
 
 def default_dir() -> Path:
@@ -122,10 +125,12 @@ class SkillLibrary:
         return found
 
     def has_failed(self, code: str, domain: str) -> bool:
-        """Whether this very program was ever stored as failed in ``domain``."""
+        """Whether this very program was ever stored as failed in ``domain`` by a fault of its own:
+        a slip or a missed grasp (the world's faults) says nothing against the program."""
         with self._connect() as db:
-            row = db.execute("SELECT 1 FROM skills WHERE domain = ? AND code = ? AND outcome != ? LIMIT 1",
-                             (domain, code, VERIFIED)).fetchone()
+            row = db.execute("SELECT 1 FROM skills WHERE domain = ? AND code = ? AND outcome != ? "
+                             f"AND outcome NOT IN ({', '.join('?' * len(WORLD_FAULT_OUTCOMES))}) LIMIT 1",
+                             (domain, code, VERIFIED, *WORLD_FAULT_OUTCOMES)).fetchone()
         return row is not None
 
     def count(self, outcome: str | None = None) -> int:

@@ -67,25 +67,32 @@ def test_a_verified_program_of_the_same_subgoal_runs_again_without_a_model_call(
     kit = backends.registry("domain").get("tabletop")
     library = SkillLibrary(tmp_path, encoder=_words)
     line = render.subgoal_line(SUBGOAL)
-    library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('blue block')", VERIFIED))
+    library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('red block', 'blue block')", VERIFIED))
     library.store(Skill("put the red block on the green block", "tabletop", "pick('red block')\nbroken()",
                         "failed: exception"))
     model = RecordingDouble(["```python\npick('blue block')\n```"])
     writer = LLMWriter(model, kit, library=tmp_path)
     writer.library = library  # the bag-of-words encoder: no MiniLM load in this test
     policy = writer.write(SUBGOAL, _api(), _scene())
-    assert policy.origin == "library" and "place_on('blue block')" in policy.source and model.requests == []
+    assert policy.origin == "library" and "place_on('red block', 'blue block')" in policy.source
+    assert model.requests == []
     other = Subgoal("put the blue block on the red block", conditions=[Condition("on", ("blue block", "red block"))])
     policy = writer.write(other, _api(), _scene())  # similar, not the same: shown as an example, model asked
     assert policy.origin == "llm" and len(model.requests) == 1
     assert "A verified program for the similar subgoal" in model.requests[0].messages[-1].text
-    model.answers.append("```python\npick('red block')\nplace_on('blue block')\n```")
+    model.answers.append("```python\npick('red block')\nplace_on('red block', 'blue block')\n```")
     # written again in the same run (it failed there): the model writes anew
     assert writer.write(SUBGOAL, _api(), _scene()).origin == "llm" and len(model.requests) == 2
     fresh = LLMWriter(model, kit, library=tmp_path)  # a later run
     fresh.library = library
     assert fresh.write(SUBGOAL, _api(), _scene()).origin == "library" and len(model.requests) == 2
-    library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('blue block')", "failed: wrong_place"))
+    # a slip during a run of it is the world's fault, not the program's: still run blind
+    library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('red block', 'blue block')", "failed: dropped"))
+    slipped = LLMWriter(model, kit, library=tmp_path)
+    slipped.library = library
+    assert slipped.write(SUBGOAL, _api(), _scene()).origin == "library" and len(model.requests) == 2
+    wrong = "failed: wrong_place"
+    library.store(Skill(line, "tabletop", "pick('red block')\nplace_on('red block', 'blue block')", wrong))
     later = LLMWriter(model, kit, library=tmp_path)  # a program that has also failed is never run blind
     later.library = library
     model.answers.append("```python\npick('red block')\n```")
