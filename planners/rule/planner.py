@@ -11,6 +11,7 @@ subgoal, with whatever depends on it, once it failed ``max_failures`` times, so 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -34,6 +35,28 @@ def subgoal_key(subgoal: Subgoal) -> tuple[str, ...]:
 def goal_key(subgoal: Subgoal) -> tuple[str, ...]:
     """What a subgoal is about, ignoring spots and offsets: variants of one movement share it."""
     return (subgoal.action, *sg.referenced(subgoal))
+
+
+def support_cycle(goal: Sequence[Condition]) -> list[str]:
+    """Objects that the goal's ``on``/``inside`` conditions stack in a circle (``[a, b, c, a]``:
+    a on b, b on c, c on a), which no arrangement satisfies; ``[]`` when there is none."""
+    below = {}
+    for c in goal:
+        if c.predicate in ("on", "inside") and len(c.args) == 2 and not c.negated:
+            below.setdefault(c.args[0], set()).add(c.args[1])
+    for start in below:
+        path, stack = [start], [iter(sorted(below[start]))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+            elif nxt == start:
+                return [*path, start]
+            elif nxt not in path and nxt in below:
+                path.append(nxt)
+                stack.append(iter(sorted(below[nxt])))
+    return []
 
 
 class RulePlanner:
@@ -72,6 +95,11 @@ class RulePlanner:
         interpreter = Interpreter(scene)
         subgoals = interpreter.interpret(intents)
         goal = [c for s in subgoals for c in s.conditions]  # before pruning what already holds
+        cycle = support_cycle(goal)
+        if cycle:
+            chain = ", ".join(f"{a} on {b}" for a, b in itertools.pairwise(cycle))
+            raise PlanningError(f"the steps put {chain}: {cycle[0]} would end up under itself. Name each "
+                                "object once, in one order from the bottom up", forms=FORMS)
         notes = [*notes, *interpreter.ctx.notes]
         subgoals, dropped = prune(subgoals, scene)
         if dropped:

@@ -292,3 +292,17 @@ def test_loop_ends_when_a_subgoal_keeps_failing() -> None:
         "put the red block in the bowl, then put the green block on the blue block", env)
     assert not run.finished and len(run.outcomes) < 30
     assert run.replans >= 1 and run.failure
+
+
+def test_steps_that_stack_objects_in_a_circle_are_refused_with_the_chain() -> None:
+    """A reading that puts red on blue, green on red and blue on green (a 1.5B's reading of
+    "largest at the bottom") has no arrangement that satisfies it: the planner says so, and the
+    model reader sends that back, instead of a plan that shuffles blocks out of the way forever."""
+    instruction = ("put the red block on the blue block, put the green block on the red block "
+                   "and put the blue block on the green block")
+    with pytest.raises(PlanningError, match="red block on blue block, blue block on green block, green block on "
+                                            "red block: red block would end up under itself"):
+        RulePlanner().decompose(instruction, main_scene())
+    plan = RulePlanner().decompose("put the red block on the blue block and the green block on the red block",
+                                   main_scene())
+    assert [str(c) for c in plan.goal] == ["on(red block, blue block)", "on(green block, red block)"]
