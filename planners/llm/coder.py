@@ -40,6 +40,16 @@ GIVE_UP_OFFER = (" Only if no program can achieve the subgoal (an object it need
                  " exactly: GIVE UP")
 STEPS_INTRO = ("A subgoal may come with its planned step: one of these typed actions with the numbers the "
                "planner chose (metres, table frame). It is not a function: write it with the functions above.")
+# what the repair prompt asks for, by whose fault the failure was (a 1.5B told "some steps may
+# already be done" answered that the program needed no change)
+ADVICE_PROGRAM = ("The program itself is wrong: the failing line raised an error, and the message says what to "
+                  "change. Write the corrected program.")
+ADVICE_WORLD = ("The world got in the way (a slip, a drop, a nudge), not the program: the same steps from where "
+                "things are now may do. Write the program to run now.")
+ADVICE_STEP = ("A step of the program failed (see the verdict): change that step, e.g. the object's exact name "
+               "from the scene or a reachable spot. Write the corrected program.")
+ADVICE_RESULT = ("The program ran, but the success condition does not hold: change the step that put things in "
+                 "the wrong place or state. Write the corrected program.")
 CODE_REMINDER = "Reply with the whole program in one ```python block, calling only the listed functions."
 
 
@@ -141,6 +151,14 @@ def around_failure(execution: Execution, focus: int | None,
     else:
         labelled.append((f"AFTER the failed step ({step}): the world now", now))
     return labelled
+
+
+def _advice(verdict: Verdict, execution: Execution) -> str:
+    if verdict.category in WORLD_FAULTS:
+        return ADVICE_WORLD
+    if verdict.category in PROGRAM_FAULTS:
+        return ADVICE_PROGRAM
+    return ADVICE_STEP if execution.error or verdict.failed_call is not None else ADVICE_RESULT
 
 
 def _a(word: str) -> str:
@@ -318,7 +336,8 @@ class LLMRepairer(_Coder):
                                    conditions=render.conditions(subgoal), code=render.code(policy.source),
                                    trace=render.trace(execution, focus), verdict=repair_evidence(policy, execution,
                                                                                                  verdict),
-                                   scene=compact_scene(observation), give_up=GIVE_UP_OFFER if may_give_up else "")
+                                   scene=compact_scene(observation), give_up=GIVE_UP_OFFER if may_give_up else "",
+                                   advice=_advice(verdict, execution))
         program = program_parser(api, previous=None if retry_ok else policy.source)
 
         def parse(text: str) -> str | None:

@@ -465,3 +465,23 @@ def test_after_a_fault_of_the_world_the_same_program_runs_again_before_the_model
     third = repairer.repair(SUBGOAL, again, execution, verdict, _scene(), _api())
     assert third is not None and third.origin == "llm-repair" and len(model.requests) == 1
     assert "GIVE UP" not in model.prompt(0)
+
+
+@pytest.mark.parametrize(("category", "error", "advice"), [
+    (FailureCategory.EXCEPTION, "TypeError", "The program itself is wrong"),
+    (FailureCategory.DROPPED, "lost in transport", "The world got in the way"),
+    (FailureCategory.NOT_FOUND, "no visible object matches", "A step of the program failed"),
+    (FailureCategory.WRONG_PLACE, None, "The program ran, but the success condition does not hold"),
+])
+def test_the_repair_prompt_says_whose_fault_the_failure_was(category: FailureCategory, error: str | None,
+                                                            advice: str) -> None:
+    from recording_model import RecordingDouble
+
+    model = RecordingDouble(["```python\npick('red block')\nplace_on('red block', 'blue block')\n```"])
+    repairer = LLMRepairer(model, TABLETOP, max_parse_retries=0, max_tokens=64, world_retries=0)
+    status = ExecutionStatus.ERROR if error else ExecutionStatus.OK
+    execution = Execution(status, [], [], category=category, error=error)
+    repairer.repair(SUBGOAL, Policy("pick('red block')\n"), execution, Verdict(False, "trace", category, "failed"),
+                    _scene(), _api())
+    assert advice in model.prompt(0)
+    assert "already be done" not in model.prompt(0)
