@@ -208,11 +208,14 @@ def step_text(subgoal: Subgoal, actions: ActionSet | None = None) -> str:
     sees to a primitive (``place_at(x, y, relation="left_of")``)."""
     if not subgoal.action:
         return ""
-    hidden: set[str] = set()
-    if actions is not None and subgoal.action in actions:
-        hidden = {f.name for f in dataclasses.fields(actions.get(subgoal.action)) if f.metadata.get(BOOKKEEPING)}
-    args = ", ".join(f"{k} = {_plain(v)}" for k, v in subgoal.args.items() if k not in hidden)
+    shown = _for_model(actions.get(subgoal.action)) if actions is not None and subgoal.action in actions else None
+    args = ", ".join(f"{k} = {_plain(v)}" for k, v in subgoal.args.items() if shown is None or k in shown)
     return f"{subgoal.action} with {args}" if args else subgoal.action
+
+
+def _for_model(cls: type[SubgoalAction]) -> list[str]:
+    """The names of ``cls``'s fields a model is shown (all but ``NOT_FOR_MODEL`` ones)."""
+    return [f.name for f in dataclasses.fields(cls) if not f.metadata.get(BOOKKEEPING)]
 
 
 def _plain(value: Any) -> str:
@@ -300,9 +303,8 @@ class DomainKit:
         prompts that show a planned step (:func:`step_text`); ``NOT_FOR_MODEL`` fields left out."""
         lines = []
         for cls in self.actions:
-            shown = [f.name for f in dataclasses.fields(cls) if not f.metadata.get(BOOKKEEPING)]
             doc = (cls.__doc__ or "").strip().split("\n\n")[0]  # the first paragraph
-            lines.append(f"- {cls.action} ({', '.join(shown)}): {' '.join(doc.replace('``', '').split())}")
+            lines.append(f"- {cls.action} ({', '.join(_for_model(cls))}): {' '.join(doc.replace('``', '').split())}")
         return "\n".join(lines)
 
     def notes(self) -> str:

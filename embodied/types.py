@@ -36,6 +36,11 @@ class FailureCategory(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+#: Failures that were the world's, not the policy's (a slip, a grasp that closed on nothing): the
+#: same program may run again, and such a failure says nothing against a stored program.
+WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED)
+
+
 # ---------------------------------------------------------------------------------------------
 # Planning
 

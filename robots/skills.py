@@ -346,7 +346,7 @@ class TabletopSkills:
         v = self._speed(speed)
         dx, dy = _number("dx", dx, MAX_OFFSET), _number("dy", dy, MAX_OFFSET)
         if self._gripping():
-            if self._held is not None and self._names_held(name):
+            if self._names_held(name):
                 return True  # already in the gripper: a program re-run after a failed place starts so
             raise InvalidArgument(f"already holding {self.holding()!r}: place it before picking {name!r}")
         obj = self._find(name)

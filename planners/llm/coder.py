@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,17 @@ from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
 from embodied.sandbox import check, help_text
-from embodied.types import Execution, FailureCategory, Observation, PlanView, Policy, Subgoal, Verdict, to_jsonable
+from embodied.types import (
+    WORLD_FAULTS,
+    Execution,
+    FailureCategory,
+    Observation,
+    PlanView,
+    Policy,
+    Subgoal,
+    Verdict,
+    to_jsonable,
+)
 from planners.llm import render
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
@@ -31,7 +40,6 @@ from planners.llm.skills import Skill, SkillLibrary, record_run
 
 # a risky action the user refused, a thing the device does not have: no program changes that
 NO_PROGRAM_REPAIR = (FailureCategory.DENIED, FailureCategory.MISSING)
-WORLD_FAULTS = (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED)
 # the program itself broke (it raised, crashed, ran out of time or memory): another program can
 # always be written, so giving up is not offered and a GIVE UP answer goes back to the model
 PROGRAM_FAULTS = (FailureCategory.EXCEPTION, FailureCategory.CRASHED, FailureCategory.MEMORY,
@@ -97,10 +105,7 @@ def _misfit_calls(tree: ast.AST, api: PrimitiveSet) -> list[str]:
             continue
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             continue  # *args / **kwargs: only the run can tell
-        try:
-            signature = inspect.signature(api[node.func.id].fn)
-        except (TypeError, ValueError):
-            continue
+        signature = api[node.func.id].signature  # resolved when the primitive was registered
         try:
             signature.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
         except TypeError as exc:

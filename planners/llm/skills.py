@@ -22,7 +22,7 @@ import numpy as np
 
 from embodied.errors import ConfigError
 from embodied.models.local import cache_dir
-from embodied.types import FailureCategory
+from embodied.types import WORLD_FAULTS
 from planners.llm import render
 
 SCHEMA = """
@@ -41,8 +41,7 @@ CREATE TABLE IF NOT EXISTS skills (
 CREATE INDEX IF NOT EXISTS skills_domain ON skills (domain, outcome);
 """
 VERIFIED = "verified"
-# failures that were the world's (a slip, a missed grasp), not the stored program's
-WORLD_FAULT_OUTCOMES = tuple(f"failed: {c}" for c in (FailureCategory.DROPPED, FailureCategory.GRASP_MISSED))
+WORLD_FAULT_OUTCOMES = tuple(f"failed: {c}" for c in WORLD_FAULTS)  # not the stored program's fault
 
 
 def default_dir() -> Path:
