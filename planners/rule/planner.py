@@ -90,7 +90,11 @@ class RulePlanner:
     def plan_intents(self, instruction: str, intents: list[Intent], observation: Observation,
                      notes: Sequence[str] = ()) -> Plan:
         """The plan for intents read by the grammar or by another reader (a language model, see
-        :mod:`planners.llm.reading`): resolved, laid out and ordered the same way."""
+        :mod:`planners.llm.reading`): resolved, laid out and ordered the same way. The goal is
+        every step's conditions at the end, so steps run in dependency order (what a step puts
+        something on or beside is moved first), whatever order the sentence named them in:
+        "red on green, then green on blue" builds from the bottom instead of moving red out of
+        the way and back."""
         scene = Scene(observation, self.workspace)
         interpreter = Interpreter(scene)
         subgoals = interpreter.interpret(intents)
@@ -101,7 +105,10 @@ class RulePlanner:
             raise PlanningError(f"the steps put {chain}: {cycle[0]} would end up under itself. Name each "
                                 "object once, in one order from the bottom up", forms=FORMS)
         notes = [*notes, *interpreter.ctx.notes]
-        subgoals, dropped = prune(subgoals, scene)
+        ordered = order_by_dependencies(subgoals)
+        if any(a is not b for a, b in zip(ordered, subgoals, strict=True)):
+            notes.append("reordered bottom-up: " + "; ".join(s.description for s in ordered))
+        subgoals, dropped = prune(ordered, scene)
         if dropped:
             notes.append("already true: " + "; ".join(s.description for s in dropped))
         subgoals, cleared = prepare_head(subgoals, scene)

@@ -306,3 +306,48 @@ def test_steps_that_stack_objects_in_a_circle_are_refused_with_the_chain() -> No
     plan = RulePlanner().decompose("put the red block on the blue block and the green block on the red block",
                                    main_scene())
     assert [str(c) for c in plan.goal] == ["on(red block, blue block)", "on(green block, red block)"]
+
+
+def test_steps_named_top_down_run_bottom_up() -> None:
+    """The goal is every step's conditions at the end, so "red on green, then green on blue"
+    builds from the bottom: no block is moved out of the way and back (a reader, grammar or
+    model, may name the steps in either order)."""
+    instruction = "put the red block on the green block, then put the green block on the blue block"
+    plan = RulePlanner().decompose(instruction, main_scene())
+    assert [s.description for s in plan.subgoals] == ["put the green block on the blue block",
+                                                       "put the red block on the green block"]
+    assert "reordered bottom-up" in plan.note
+    assert [str(c) for c in plan.goal] == ["on(red block, green block)", "on(green block, blue block)"]
+    env = TableEnv(main_scene())
+    run = agent().run(instruction, env)
+    assert run.finished
+    assert [o.subgoal.description for o in run.outcomes] == [s.description for s in plan.subgoals]
+    red, green, blue = (env.table.objects[n].position for n in ("red block", "green block", "blue block"))
+    assert red[:2] == pytest.approx(blue[:2]) and green[:2] == pytest.approx(blue[:2])
+    assert blue[2] < green[2] < red[2]
+    bottom_first = "put the green block on the blue block, then put the red block on the green block"
+    in_order = RulePlanner().decompose(bottom_first, main_scene())
+    assert "reordered" not in in_order.note
+
+
+def test_a_doubted_plan_runs_but_is_not_claimed_a_success() -> None:
+    """The model's reading never used the tray the instruction names: the steps run (nothing is
+    lost), the final check says why the run is not a success, and the agent does not claim one."""
+    from recording_model import RecordingDouble
+
+    from planners.hybrid import HybridPlanner
+    from planners.kits.tabletop.kit import KIT
+
+    reading = '{"steps": [{"action": "place_in_area", "object": "red block", "area": "center"}]}'
+    planner = HybridPlanner(RecordingDouble([reading]), KIT, use_model="always")
+    loop = Agent(planner, TemplateWriter(), CategoryRepairer(), HybridMonitor([ConditionMonitor()]),
+                 Sandbox(max_steps=20_000, timeout_s=10))
+    run = loop.run("tuck the red block away in the tray", TableEnv(main_scene()))
+    assert run.first_plan is not None and run.first_plan.doubts
+    assert run.finished and all(o.ok for o in run.outcomes)
+    assert not run.claimed_success and run.final is not None and not run.final.ok
+    assert "never use the gray tray" in run.failure
+    open_loop = Agent(HybridPlanner(RecordingDouble([reading]), KIT, use_model="always"), TemplateWriter(),
+                      CategoryRepairer(), None, Sandbox(max_steps=20_000, timeout_s=10))
+    run = open_loop.run("tuck the red block away in the tray", TableEnv(main_scene()))
+    assert run.finished and not run.failure and not run.claimed_success
