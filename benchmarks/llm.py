@@ -184,6 +184,8 @@ def main() -> int:
     parser.add_argument("--items", help="only these paraphrases, 1-based: e.g. 28-30 or 3,7")
     parser.add_argument("--library", type=Path, help="skill library directory (default: a fresh one)")
     parser.add_argument("--json", type=Path, help="also write the rows here (updated after every episode)")
+    parser.add_argument("--runs", type=Path, help="keep each episode's run directory (trace.jsonl, "
+                        "report.html) here instead of deleting it at the end")
     parser.add_argument("--report", type=Path, help="only print the tables of rows written earlier with --json")
     args = parser.parse_args()
     if args.report:
@@ -214,6 +216,9 @@ def main() -> int:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.runs:
+            args.runs.mkdir(parents=True, exist_ok=True)
+            work = args.runs
         library = args.library or work / "skills"
         t0 = time.perf_counter()
         for k, (task, variant, seed, item) in enumerate(jobs, 1):

@@ -109,6 +109,8 @@ def final_check(monitor: HybridMonitor, run: AgentRun, observation: Observation)
         note = verdict.why if verdict.ok else (f"not on the last screen; held when achieved ({verdict.why})"
                                                if ok else verdict.why)
         results.append({"condition": str(cond), "ok": ok, "why": note, "category": verdict.category})
+    results += [{"condition": "the plan covers the instruction", "ok": False, "why": doubt,
+                 "category": FailureCategory.WRONG_STATE} for doubt in plan.doubts]
     done = {s.description for s in achieved}
     for s in plan.subgoals:
         covered = bool(s.conditions) and all(c in plan.goal for c in s.conditions)
@@ -160,8 +162,10 @@ class AgentRun:
     @property
     def claimed_success(self) -> bool:
         """What the agent concludes from its own checks (never ground truth): the plan ran out,
-        nothing failed, and the final check of the whole instruction passed (or, open loop, ran)."""
-        return self.finished and not self.failure and (self.final is None or self.final.ok)
+        nothing failed, the final check of the whole instruction passed (or, open loop, ran), and
+        the planner had no doubt that its first plan covers the instruction."""
+        doubted = bool(self.first_plan and self.first_plan.doubts)
+        return self.finished and not self.failure and (self.final is None or self.final.ok) and not doubted
 
 
 class Agent:
@@ -210,7 +214,7 @@ class Agent:
             self.log.event("plan_failed", error=str(exc), error_type=type(exc).__name__)
             return run
         run.plan = run.first_plan = plan
-        self.log.event("plan", revision=plan.revision, note=plan.note, subgoals=plan.subgoals)
+        self.log.event("plan", revision=plan.revision, note=plan.note, subgoals=plan.subgoals, doubts=plan.doubts)
         queue = list(plan.subgoals)
         index = 0
         while queue:

@@ -358,8 +358,9 @@ class TimelineRenderer:
 
     def _ev_plan(self, ep: Episode, ev: dict[str, Any]) -> str:
         note = f" — {_e(ev['note'])}" if ev.get("note") else ""
+        doubts = "".join(f'<div class="bad">doubt: {_e(d)}</div>' for d in ev.get("doubts") or [])
         return (f'<div class="ev plan">{self._t(ev)} <b>plan</b> (revision {_e(ev.get("revision", 0))}){note}'
-                f'{self._subgoal_list(ev.get("subgoals") or [])}</div>')
+                f'{doubts}{self._subgoal_list(ev.get("subgoals") or [])}</div>')
 
     def _ev_plan_revised(self, ep: Episode, ev: dict[str, Any]) -> str:
         before = "".join(f"<li>{_e(b)}</li>" for b in ev.get("before") or [])

@@ -93,13 +93,16 @@ class Subgoal:
 @dataclass
 class Plan:
     """``goal`` is what the whole instruction asks for; ``subgoals`` may cover less of it when
-    some of it already holds (then the goal is still what a run is scored against)."""
+    some of it already holds (then the goal is still what a run is scored against). ``doubts``:
+    what the planner knows its plan may leave out of the instruction (e.g. an object the
+    instruction names that no step uses); a run of a doubted plan is never claimed a success."""
 
     instruction: str
     subgoals: list[Subgoal]
     revision: int = 0
     note: str = ""
     goal: list[Condition] = field(default_factory=list)
+    doubts: list[str] = field(default_factory=list)
 
 
 @dataclass

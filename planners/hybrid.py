@@ -42,7 +42,7 @@ class HybridPlanner:
     sent back per model call; ``max_tokens``: per answer; ``max_steps``: longest reading."""
 
     def __init__(self, model: ChatModel, kit: DomainKit, *, use_model: UseModel = "fallback",
-                 replan_with_model: bool = True, max_parse_retries: int = 1, max_tokens: int = 256,
+                 replan_with_model: bool = True, max_parse_retries: int = 2, max_tokens: int = 256,
                  temperature: float = 0.0, max_steps: int = 8, prompts_dir: str | Path | None = None) -> None:
         if use_model not in ("fallback", "always"):
             raise ConfigError(f"use_model must be 'fallback' or 'always', got {use_model!r}",

@@ -66,7 +66,7 @@ class HybridPlannerConfig:
 
     use_model: str = "fallback"
     replan_with_model: bool = True
-    max_parse_retries: int = 1
+    max_parse_retries: int = 2
     max_tokens: int = 256
     temperature: float = 0.0
     max_steps: int = 8

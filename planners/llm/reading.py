@@ -29,6 +29,8 @@ from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected
 from planners.llm.schema import ActionSpec, Param, check_steps, steps_schema
 from planners.rule.grammar import Intent, Line, Move, NounPhrase, Push, Stack
+from planners.rule.mentions import named_things
+from planners.rule.scene import Scene
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 READ_REMINDER = 'Reply with JSON only: {"steps": [{"action": ..., ...}]} using only the listed actions and names.'
@@ -78,18 +80,24 @@ class Reading:
     actions: tuple[ActionSpec, ...]
     examples: str  # prompt template name of the few-shot file
     to_intents: Callable[[Sequence[dict[str, Any]]], list[Any]]
+    # the objects the instruction names outright (see planners.rule.mentions); none if omitted
+    named: Callable[[str, Observation], list[str]] | None = None
+    # the objects a step may carry (the schema's enum for ``movable`` parameters); all if omitted
+    movable: Callable[[Observation], list[str]] | None = None
 
 
 TABLETOP = Reading(
     domain="tabletop",
     actions=(
-        ActionSpec("place", {"object": Param("name"), "relation": Param("choice", RELATIONS), "target": Param("name")},
+        ActionSpec("place", {"object": Param("name", movable=True), "relation": Param("choice", RELATIONS),
+                             "target": Param("name")},
                    "put object on/in/next to target"),
-        ActionSpec("place_in_area", {"object": Param("name"), "area": Param("choice", REGIONS)},
+        ActionSpec("place_in_area", {"object": Param("name", movable=True), "area": Param("choice", REGIONS)},
                    "put object in an area of the table"),
-        ActionSpec("tower", {"from_bottom": Param("names", min_items=2)},
+        ActionSpec("tower", {"from_bottom": Param("names", min_items=2, movable=True)},
                    "a tower of three or more, named from the bottom up: the first stays on the table"),
-        ActionSpec("line_up", {"objects": Param("names", min_items=2), "order": Param("choice", ROW_ORDERS)},
+        ActionSpec("line_up", {"objects": Param("names", min_items=2, movable=True),
+                               "order": Param("choice", ROW_ORDERS)},
                    "a row in the given order"),
         ActionSpec("push", {"object": Param("name"), "direction": Param("choice", DIRECTIONS),
                             "distance_cm": Param("integer", minimum=1, maximum=40)},
@@ -97,13 +105,15 @@ TABLETOP = Reading(
     ),
     examples="examples_tabletop",
     to_intents=_tabletop_intents,
+    named=named_things,
+    movable=lambda observation: [t.name for t in Scene(observation).things if not t.receptacle],
 )
 
 READINGS = {r.domain: r for r in (TABLETOP,)}
 
 
 def steps_from_answer(text: str, actions: Sequence[ActionSpec], names: Sequence[str], *,
-                      max_steps: int) -> list[dict[str, Any]]:
+                      max_steps: int, movable: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The checked steps of an answer. Prose around the JSON is skipped; an answer cut off at the
     token limit keeps its complete steps. Raises :class:`OutputRejected` saying what is wrong."""
     try:
@@ -113,7 +123,7 @@ def steps_from_answer(text: str, actions: Sequence[ActionSpec], names: Sequence[
         if not (isinstance(data, dict) and "steps" in data):
             steps = [o for o in json_objects(text) if "action" in o]
             data = {"steps": steps} if steps else data
-    return check_steps(data, actions, names, max_steps=max_steps)
+    return check_steps(data, actions, names, max_steps=max_steps, movable=movable)
 
 
 def compact_scene(observation: Observation) -> str:
@@ -154,21 +164,54 @@ class ModelReader:
         names = [o.name for o in observation.objects] or [e.id for e in observation.elements]
         if not names:
             raise PlanningError("the model reader needs at least one perceived object")
-        schema = steps_schema(self.reading.actions, names, max_steps=self.max_steps)
+        movable = self.reading.movable(observation) if self.reading.movable else None
+        schema = steps_schema(self.reading.actions, names, max_steps=self.max_steps, movable=movable)
         user = f"Scene:\n{compact_scene(observation)}\n"
         if context:
             user += f"\nSo far:\n{context}\n"
         user += f"\nInstruction: {instruction}"
         messages = [Message.system(self.system_prompt()), Message.user(user)]
 
+        named = self.reading.named(instruction, observation) if self.reading.named else []
+        asked: set[str] = set()  # objects already pointed out once: a second answer without them stands
+        attempts = [0]
+
         def parse(text: str) -> Any:
-            steps = steps_from_answer(text, self.reading.actions, names, max_steps=self.max_steps)
+            attempts[0] += 1
+            steps = steps_from_answer(text, self.reading.actions, names, max_steps=self.max_steps, movable=movable)
+            notes = [f"model read: {json.dumps(steps)}"]
+            unused = [n for n in named if n not in _step_names(steps)]
+            if set(unused) - asked and attempts[0] <= self.sampling.retries:
+                asked.update(unused)
+                raise OutputRejected(_unused_problem(unused))
             try:
-                return plan_intents(instruction, self.reading.to_intents(steps), observation,
-                                    [f"model read: {json.dumps(steps)}"])
+                plan = plan_intents(instruction, self.reading.to_intents(steps), observation, notes)
             except PlanningError as exc:
                 raise OutputRejected(f"these steps cannot be carried out: {exc.problem}") from exc
+            if unused:  # asked once and kept: maybe right ("leave the bowl"), maybe a misreading
+                plan.doubts.append(f"the model's steps never use the {' or the '.join(unused)}, which the "
+                                   "instruction names")
+            return plan
 
         self.exchanges = []
         return ask(self.model, messages, parse, task=task, sampling=self.sampling, prompts=self.prompts,
                    reminder=READ_REMINDER, log=self.exchanges, schema=schema)
+
+
+def _step_names(steps: Sequence[dict[str, Any]]) -> set[str]:
+    """Every name a step uses, in any argument."""
+    used: set[str] = set()
+    for step in steps:
+        for value in step.values():
+            if isinstance(value, str):
+                used.add(value)
+            elif isinstance(value, list):
+                used.update(v for v in value if isinstance(v, str))
+    return used
+
+
+def _unused_problem(unused: Sequence[str]) -> str:
+    them = "it" if len(unused) == 1 else "them"
+    return (f"the instruction names the {' and the '.join(unused)}, but no step uses {them}. If the "
+            f"instruction needs {them}, use {them}; if {them} should stay as {them} {'is' if them == 'it' else 'are'}, "
+            "give the same steps again.")

@@ -23,7 +23,8 @@ Kind = Literal["name", "names", "choice", "integer"]
 class Param:
     """One argument of an action. ``name``/``names``: perceived object or element names (one, or
     a list of at least ``min_items``); ``choice``: one of ``choices``; ``integer`` within
-    ``minimum``..``maximum``."""
+    ``minimum``..``maximum``. ``movable``: only names of things that can be carried (a plan
+    cannot then pick up a tray), when the caller says which those are."""
 
     kind: Kind
     choices: tuple[str, ...] = ()
@@ -31,6 +32,7 @@ class Param:
     maximum: int = 100
     min_items: int = 1
     doc: str = ""
+    movable: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class ActionSpec:
         return f"{self.name}({', '.join(parts)})" + (f": {self.doc}" if self.doc else "")
 
 
+def _names_for(param: Param, names: Sequence[str], movable: Sequence[str] | None) -> Sequence[str]:
+    return movable if param.movable and movable else names
+
+
 def _param_schema(param: Param, names: Sequence[str]) -> dict[str, Any]:
     if param.kind == "name":
         return {"type": "string", "enum": list(names)}
@@ -67,28 +73,30 @@ def _param_schema(param: Param, names: Sequence[str]) -> dict[str, Any]:
     return {"type": "integer", "minimum": param.minimum, "maximum": param.maximum}
 
 
-def action_schema(action: ActionSpec, names: Sequence[str]) -> dict[str, Any]:
+def action_schema(action: ActionSpec, names: Sequence[str], movable: Sequence[str] | None = None) -> dict[str, Any]:
     props: dict[str, Any] = {"action": {"type": "string", "const": action.name}}
     for key, param in action.params.items():
-        props[key] = _param_schema(param, names)
+        props[key] = _param_schema(param, _names_for(param, names, movable))
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
 def steps_schema(actions: Sequence[ActionSpec], names: Sequence[str], *, max_steps: int,
-                 allow_empty: bool = False) -> dict[str, Any]:
-    """``{"steps": [...]}`` with 1 (0 when ``allow_empty``) to ``max_steps`` steps."""
+                 allow_empty: bool = False, movable: Sequence[str] | None = None) -> dict[str, Any]:
+    """``{"steps": [...]}`` with 1 (0 when ``allow_empty``) to ``max_steps`` steps. ``movable``:
+    the names a ``movable`` parameter may take (default: all ``names``)."""
     if not names:
         raise ValueError("a scene schema needs at least one perceived name")
     if max_steps < 1:
         raise ValueError("max_steps must be >= 1")
+    items = {"anyOf": [action_schema(a, names, movable) for a in actions]}
     return {"type": "object",
-            "properties": {"steps": {"type": "array", "items": {"anyOf": [action_schema(a, names) for a in actions]},
+            "properties": {"steps": {"type": "array", "items": items,
                                      "minItems": 0 if allow_empty else 1, "maxItems": max_steps}},
             "required": ["steps"], "additionalProperties": False}
 
 
 def check_steps(data: Any, actions: Sequence[ActionSpec], names: Sequence[str], *, max_steps: int,
-                allow_empty: bool = False) -> list[dict[str, Any]]:
+                allow_empty: bool = False, movable: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The steps of ``data`` when they fit the schema; else :class:`OutputRejected` naming the
     first problem (for backends that cannot decode under a schema)."""
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
@@ -106,21 +114,26 @@ def check_steps(data: Any, actions: Sequence[ActionSpec], names: Sequence[str], 
         spec = by_name[step["action"]]
         for key, param in spec.params.items():
             value = step.get(key)
-            problem = _param_problem(param, value, names)
+            problem = _param_problem(param, value, _names_for(param, names, movable), names)
             if problem:
                 raise OutputRejected(f"step {i} ({spec.name}): {key} {problem}")
     return steps
 
 
-def _param_problem(param: Param, value: Any, names: Sequence[str]) -> str:
-    visible = ", ".join(names)
+def _param_problem(param: Param, value: Any, allowed: Sequence[str], names: Sequence[str]) -> str:
+    def why(bad: Any) -> str:
+        many = isinstance(bad, list) and len(bad) > 1
+        if all(b in names for b in (bad if isinstance(bad, list) else [bad])):
+            return f"cannot be carried; things that can: {', '.join(allowed)}"
+        return f"{'are' if many else 'is'} not visible; visible: {', '.join(allowed)}"
+
     if param.kind == "name":
-        return "" if value in names else f"is {value!r}, which is not visible; visible: {visible}"
+        return "" if value in allowed else f"is {value!r}, which {why(value)}"
     if param.kind == "names":
         if not isinstance(value, list) or len(value) < param.min_items:
             return f"must be a list of at least {param.min_items} name(s)"
-        bad = [v for v in value if v not in names]
-        return f"names {bad!r}, which are not visible; visible: {visible}" if bad else ""
+        bad = [v for v in value if v not in allowed]
+        return f"names {bad!r}, which {why(bad)}" if bad else ""
     if param.kind == "choice":
         return "" if value in param.choices else f"must be one of {', '.join(param.choices)}"
     if not isinstance(value, int) or isinstance(value, bool) or not param.minimum <= value <= param.maximum:

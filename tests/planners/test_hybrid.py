@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from recording_model import RecordingDouble
 from rule_fakes import main_scene
 
 from embodied.models import build_model
@@ -17,6 +18,7 @@ from planners.llm.errors import ModelOutputError, OutputRejected
 from planners.llm.reading import TABLETOP, ModelReader, steps_from_answer
 from planners.llm.schema import check_steps, steps_schema
 from planners.rule import RulePlanner, TemplateWriter
+from planners.rule.mentions import named_things
 
 NAMES = [o.name for o in main_scene().objects]
 
@@ -44,6 +46,54 @@ def test_check_steps_names_the_problem_for_the_model() -> None:
     with pytest.raises(OutputRejected, match="whole number"):
         check_steps({"steps": [{"action": "push", "object": "red block", "direction": "left", "distance_cm": 400}]},
                     TABLETOP.actions, NAMES, max_steps=4)
+
+
+def test_only_things_that_can_be_carried_are_offered_as_what_a_step_moves() -> None:
+    movable = TABLETOP.movable(main_scene())
+    assert "gray tray" in NAMES and "gray tray" not in movable and "red block" in movable
+    schema = steps_schema(TABLETOP.actions, NAMES, max_steps=4, movable=movable)
+    actions = schema["properties"]["steps"]["items"]["anyOf"]
+    items = {i["properties"]["action"]["const"]: i["properties"] for i in actions}
+    assert items["place"]["object"]["enum"] == movable and items["place"]["target"]["enum"] == NAMES
+    assert items["tower"]["from_bottom"]["items"]["enum"] == movable
+    assert items["push"]["object"]["enum"] == NAMES  # a bowl can be pushed
+    with pytest.raises(OutputRejected, match="'gray tray', which cannot be carried; things that can: red block"):
+        check_steps({"steps": [{"action": "place_in_area", "object": "gray tray", "area": "center"}]},
+                    TABLETOP.actions, NAMES, max_steps=4, movable=movable)
+
+
+def test_the_objects_an_instruction_names_outright() -> None:
+    """A singular shape noun, with the colour words before it, that fits one visible thing."""
+    scene = main_scene()
+    assert named_things("stow the orange and the blue cubes in the tray, leave the red one", scene) == ["gray tray"]
+    assert named_things("put the red block on the green plate", scene) == ["red block", "green plate"]
+    assert named_things("put the yellow cube onto the plate", scene) == ["yellow block"]  # two plates: neither
+    assert named_things("stack the blocks, the red one at the bottom", scene) == []
+
+
+READ_WITHOUT_TRAY = json.dumps({"steps": [{"action": "place_in_area", "object": "red block", "area": "center"}]})
+READ_WITH_TRAY = json.dumps({"steps": [{"action": "place", "object": "red block", "relation": "in",
+                                        "target": "gray tray"}]})
+
+
+def test_a_reading_that_never_uses_a_named_object_is_sent_back_once() -> None:
+    model = RecordingDouble([READ_WITHOUT_TRAY, READ_WITH_TRAY])
+    reader = ModelReader(model, TABLETOP, sampling=Sampling(160, 0.0, 2))
+    plan = reader.read("tuck the red block away in the tray", main_scene(), RulePlanner().plan_intents)
+    assert len(model.requests) == 2 and "names the gray tray, but no step uses it" in model.prompt(1)
+    assert [s.args.get("target") for s in plan.subgoals] == ["gray tray"] and plan.doubts == []
+
+
+def test_a_reading_kept_without_a_named_object_is_doubted() -> None:
+    """Asked once and answered the same: the plan stands (the instruction may say to leave the
+    thing alone) but carries the doubt, so a run of it is not claimed a success."""
+    model = RecordingDouble([READ_WITHOUT_TRAY])
+    reader = ModelReader(model, TABLETOP, sampling=Sampling(160, 0.0, 2))
+    plan = reader.read("tuck the red block away in the tray", main_scene(), RulePlanner().plan_intents)
+    assert len(model.requests) == 2
+    assert plan.subgoals and plan.doubts == ["the model's steps never use the gray tray, which the instruction names"]
+    no_retries = ModelReader(RecordingDouble([READ_WITHOUT_TRAY]), TABLETOP, sampling=Sampling(160, 0.0, 0))
+    assert no_retries.read("tuck the red block away in the tray", main_scene(), RulePlanner().plan_intents).doubts
 
 
 def test_a_reading_becomes_typed_rule_subgoals() -> None:
@@ -91,8 +141,9 @@ def test_hybrid_asks_the_model_only_when_the_grammar_cannot(qwen_small) -> None:
     try:
         plan = planner.decompose("I'd like the crimson cube resting upon the verdant dish", main_scene())
     except ModelOutputError as exc:
-        assert exc.problems and all(p.startswith(("these steps cannot", "step ", "reply with")) for p in exc.problems)
-        assert len(exc.answers) == 2  # the rejected answer was sent back once
+        assert exc.problems and all(p.startswith(("these steps cannot", "step ", "reply with", "the instruction names"))
+                                    for p in exc.problems)
+        assert len(exc.answers) == 3  # each rejected answer was sent back (twice by default)
     else:
         assert plan.note.startswith("planned by model (the grammar could not")
         assert plan.subgoals and all(s.action in TemplateWriter().actions() for s in plan.subgoals)
