@@ -4,7 +4,8 @@ the rest).
 
 - ``decompose``: ``model: fallback`` (default) parses with the domain's rule planner and asks
   the model only when the grammar cannot read the instruction; ``model: always`` asks the model
-  first (the grammar is then the fallback when the model gives no usable reading).
+  first (the grammar is then the fallback when the model gives no usable reading, and a second
+  reader: where it reads the instruction otherwise, the plan carries that doubt).
 - The model's reading goes through the same layout as the grammar's
   (:class:`planners.llm.reading.ModelReader`), so every subgoal has a typed action.
 - ``revise`` is the rule planner's (geometric upkeep of typed subgoals). ``replan``: the rule
@@ -25,7 +26,17 @@ from embodied.domain import DomainKit
 from embodied.errors import ConfigError
 from embodied.models.base import ChatModel
 from embodied.primitives import PrimitiveSet
-from embodied.types import Execution, Observation, Plan, PlanView, Policy, Subgoal, SubgoalOutcome, Verdict
+from embodied.types import (
+    Condition,
+    Execution,
+    Observation,
+    Plan,
+    PlanView,
+    Policy,
+    Subgoal,
+    SubgoalOutcome,
+    Verdict,
+)
 from planners.errors import PlanningError
 from planners.llm import render
 from planners.llm.coder import LLMRepairer, LLMWriter
@@ -63,15 +74,32 @@ class HybridPlanner:
     def decompose(self, instruction: str, observation: Observation) -> Plan:
         if self.use_model == "always":
             try:
-                return self._by_model(instruction, observation, "asked first")
+                plan = self._by_model(instruction, observation, "asked first")
             except ModelOutputError as exc:
                 plan = self.rule.decompose(instruction, observation)
                 return _noted(plan, f"planned by grammar (the model gave no usable reading: {exc})")
+            return self._second_reading(plan, instruction, observation)
         try:
             plan = self.rule.decompose(instruction, observation)
         except PlanningError as exc:
             return self._by_model(instruction, observation, f"the grammar could not: {exc.problem}")
         return _noted(plan, "planned by grammar")
+
+    def _second_reading(self, plan: Plan, instruction: str, observation: Observation) -> Plan:
+        """With the model asked first, the grammar reads the instruction too (no model call). When
+        it can and its goal differs from the model's, one of the two readings is wrong and the
+        agent cannot tell which: the plan (the model's) carries that doubt, so its run is not
+        claimed a success."""
+        if self.reader is None:  # a kit-driven model plan states no goal to compare
+            return plan
+        try:
+            grammar = self.rule.decompose(instruction, observation)
+        except PlanningError:
+            return plan
+        if goal_key(grammar.goal) != goal_key(plan.goal):
+            plan.doubts.append("the grammar reads the instruction differently: "
+                               + "; ".join(str(c) for c in grammar.goal))
+        return plan
 
     def revise(self, plan: Plan, history: Sequence[SubgoalOutcome], observation: Observation) -> Plan:
         return self.rule.revise(plan, history, observation)
@@ -98,6 +126,19 @@ class HybridPlanner:
         finally:
             self.exchanges = list(self.reader.exchanges)
         return _noted(plan, f"planned by model ({why})")
+
+
+def goal_key(goal: Sequence[Condition]) -> set[tuple[Any, ...]]:
+    """A goal as a set, for comparing two readings: a row (``aligned``) and ``near`` do not
+    depend on the order their objects were named in; numbers are compared to the centimetre."""
+    out: set[tuple[Any, ...]] = set()
+    for c in goal:
+        unordered = c.predicate in ("aligned", "near")
+        args = tuple(sorted(c.args)) if unordered else tuple(c.args)
+        params = () if c.predicate == "aligned" else tuple(sorted(
+            (k, round(v, 2) if isinstance(v, float) else v) for k, v in c.params.items()))
+        out.add((c.predicate, c.negated, args, params))
+    return out
 
 
 def _noted(plan: Plan, who: str) -> Plan:

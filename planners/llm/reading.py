@@ -14,8 +14,8 @@ its own; :data:`TABLETOP` is the tabletop one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected
 from planners.llm.schema import ActionSpec, Param, check_steps, steps_schema
 from planners.rule.grammar import Intent, Line, Move, NounPhrase, Push, Stack
-from planners.rule.mentions import named_things
+from planners.rule.mentions import Mention, mentions
 from planners.rule.scene import Scene
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -80,8 +80,10 @@ class Reading:
     actions: tuple[ActionSpec, ...]
     examples: str  # prompt template name of the few-shot file
     to_intents: Callable[[Sequence[dict[str, Any]]], list[Any]]
-    # the objects the instruction names outright (see planners.rule.mentions); none if omitted
-    named: Callable[[str, Observation], list[str]] | None = None
+    # the nouns and verbs of an instruction (see planners.rule.mentions); none if omitted
+    mentions: Callable[[str, Observation], list[Mention]] | None = None
+    # a verb class -> the actions of which a reading that says it needs at least one step
+    verb_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # the objects a step may carry (the schema's enum for ``movable`` parameters); all if omitted
     movable: Callable[[Observation], list[str]] | None = None
 
@@ -105,7 +107,8 @@ TABLETOP = Reading(
     ),
     examples="examples_tabletop",
     to_intents=_tabletop_intents,
-    named=named_things,
+    mentions=mentions,
+    verb_actions={"stack": ("tower", "place"), "line": ("line_up",), "push": ("push",)},
     movable=lambda observation: [t.name for t in Scene(observation).things if not t.receptacle],
 )
 
@@ -172,30 +175,48 @@ class ModelReader:
         user += f"\nInstruction: {instruction}"
         messages = [Message.system(self.system_prompt()), Message.user(user)]
 
-        named = self.reading.named(instruction, observation) if self.reading.named else []
-        asked: set[str] = set()  # objects already pointed out once: a second answer without them stands
+        said = self.reading.mentions(instruction, observation) if self.reading.mentions else []
+        asked: set[str] = set()  # what was pointed out once: a second answer that keeps it stands
         attempts = [0]
 
         def parse(text: str) -> Any:
             attempts[0] += 1
             steps = steps_from_answer(text, self.reading.actions, names, max_steps=self.max_steps, movable=movable)
-            notes = [f"model read: {json.dumps(steps)}"]
-            unused = [n for n in named if n not in _step_names(steps)]
-            if set(unused) - asked and attempts[0] <= self.sampling.retries:
-                asked.update(unused)
-                raise OutputRejected(_unused_problem(unused))
+            unmet = unmet_mentions(said, steps, self.reading.verb_actions)
+            if set(unmet) - asked and attempts[0] <= self.sampling.retries:
+                asked.update(unmet)
+                raise OutputRejected("; ".join(unmet) + ". If the instruction needs that, change the steps; if "
+                                     "these steps are what it means, give the same steps again.")
             try:
-                plan = plan_intents(instruction, self.reading.to_intents(steps), observation, notes)
+                plan = plan_intents(instruction, self.reading.to_intents(steps), observation,
+                                    [f"model read: {json.dumps(steps)}"])
             except PlanningError as exc:
                 raise OutputRejected(f"these steps cannot be carried out: {exc.problem}") from exc
-            if unused:  # asked once and kept: maybe right ("leave the bowl"), maybe a misreading
-                plan.doubts.append(f"the model's steps never use the {' or the '.join(unused)}, which the "
-                                   "instruction names")
+            # pointed out once and kept: maybe right ("leave the bowl alone"), maybe a misreading
+            plan.doubts += [f"the model's reading: {u}" for u in unmet]
             return plan
 
         self.exchanges = []
         return ask(self.model, messages, parse, task=task, sampling=self.sampling, prompts=self.prompts,
                    reminder=READ_REMINDER, log=self.exchanges, schema=schema)
+
+
+def unmet_mentions(said: Sequence[Mention], steps: Sequence[dict[str, Any]],
+                   verb_actions: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """What the instruction's own words ask of a reading that ``steps`` leave out: a noun none
+    of whose things a step uses, a verb none of whose actions a step takes."""
+    used = _step_names(steps)
+    taken = {str(s.get("action")) for s in steps}
+    out: list[str] = []
+    for m in said:
+        if m.names and not used & set(m.names):
+            which = m.names[0] if len(m.names) == 1 else " or ".join(m.names)
+            out.append(f"the instruction speaks of {m.words!r} ({which}), but no step uses "
+                       f"{'it' if len(m.names) == 1 else 'any of them'}")
+        wanted = verb_actions.get(m.verb, ())
+        if wanted and not taken & set(wanted):
+            out.append(f"the instruction says {m.words!r}, but no step is {' or '.join(wanted)}")
+    return list(dict.fromkeys(out))
 
 
 def _step_names(steps: Sequence[dict[str, Any]]) -> set[str]:
@@ -208,10 +229,3 @@ def _step_names(steps: Sequence[dict[str, Any]]) -> set[str]:
             elif isinstance(value, list):
                 used.update(v for v in value if isinstance(v, str))
     return used
-
-
-def _unused_problem(unused: Sequence[str]) -> str:
-    them = "it" if len(unused) == 1 else "them"
-    return (f"the instruction names the {' and the '.join(unused)}, but no step uses {them}. If the "
-            f"instruction needs {them}, use {them}; if {them} should stay as {them} {'is' if them == 'it' else 'are'}, "
-            "give the same steps again.")

@@ -1,37 +1,54 @@
-"""Which visible objects an instruction names outright, whatever else it says.
+"""What an instruction's own words say it is about, whatever else it says.
 
 A reader that is not the grammar (a language model) may drop part of an instruction: "stow the
-cubes in the tray" read as "put the cubes in the middle of the table" never uses the tray. The
-words of the instruction still say which objects it is about: a shape noun, with the colour
-words right before it, that fits exactly one visible thing ("the tray", "the blue bowl") names
-that thing. Plural nouns ("the cubes"), "one"/"object" and anything that fits several things name
-nothing here, so the check stays quiet where the words alone do not decide.
+cubes in the tray" read as "put the cubes in the middle of the table" never uses the tray, and
+"make a pile of the cubes" read as a row stacks nothing. The lexicon still recognises the nouns
+and verbs of such an instruction even where the grammar cannot parse it, so a reading can be held
+to them: each shape noun (with the colour words right before it) names the visible things it
+fits, one of which some step should use; each verb has a class (``stack``, ``push``, ...) that a
+domain may tie to the actions that do it. Pronouns, "one"/"object" and nouns that fit nothing
+visible say nothing here.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from embodied.types import Observation
 from planners.rule.lexicon import Lexicon, tokenise
 from planners.rule.scene import Scene, Thing
 
 
-def named_things(instruction: str, observation: Observation, lexicon: Lexicon | None = None) -> list[str]:
-    """Names of the visible objects that ``instruction`` names unambiguously, in order of mention."""
+@dataclass(frozen=True)
+class Mention:
+    """A noun or verb of the instruction: ``words`` as written; ``names``: the visible things a
+    noun fits (a reading should use one of them); ``verb``: the lexicon's class of a verb."""
+
+    words: str
+    names: tuple[str, ...] = ()
+    verb: str = ""
+
+
+def mentions(instruction: str, observation: Observation, lexicon: Lexicon | None = None) -> list[Mention]:
+    """The nouns and verbs of ``instruction`` that refer to this scene or name a kind of action."""
     scene = Scene(observation)
     tokens = tokenise(instruction, lexicon or Lexicon.default(), scene.names()).tokens
-    named: list[str] = []
+    out: list[Mention] = []
     for i, token in enumerate(tokens):
-        if token.kind != "shape" or token.plural or token.value == "object":
+        if token.kind == "verb":
+            out.append(Mention(token.text, verb=token.value))
+            continue
+        if token.kind != "shape" or token.value == "object":
             continue
         colors: list[str] = []
         j = i - 1
         while j >= 0 and tokens[j].kind == "color":
-            colors.append(tokens[j].value)
+            colors.insert(0, tokens[j].value)
             j -= 1
-        fits = [t for t in scene.things if _is_shape(t, token.value) and (not colors or t.color in colors)]
-        if len(fits) == 1 and fits[0].name not in named:
-            named.append(fits[0].name)
-    return named
+        fits = tuple(t.name for t in scene.things if _is_shape(t, token.value) and (not colors or t.color in colors))
+        if fits:
+            out.append(Mention(" ".join([*colors, token.text]), names=fits))
+    return out
 
 
 def _is_shape(thing: Thing, shape: str) -> bool:

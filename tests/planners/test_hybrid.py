@@ -15,10 +15,10 @@ from planners.hybrid import HybridPlanner
 from planners.kits.tabletop.kit import KIT as TABLETOP_KIT
 from planners.llm.dialogue import Sampling
 from planners.llm.errors import ModelOutputError, OutputRejected
-from planners.llm.reading import TABLETOP, ModelReader, steps_from_answer
+from planners.llm.reading import TABLETOP, ModelReader, steps_from_answer, unmet_mentions
 from planners.llm.schema import check_steps, steps_schema
 from planners.rule import RulePlanner, TemplateWriter
-from planners.rule.mentions import named_things
+from planners.rule.mentions import mentions
 
 NAMES = [o.name for o in main_scene().objects]
 
@@ -62,13 +62,28 @@ def test_only_things_that_can_be_carried_are_offered_as_what_a_step_moves() -> N
                     TABLETOP.actions, NAMES, max_steps=4, movable=movable)
 
 
-def test_the_objects_an_instruction_names_outright() -> None:
-    """A singular shape noun, with the colour words before it, that fits one visible thing."""
+def test_the_nouns_and_verbs_an_instruction_says() -> None:
+    """A shape noun (with the colours before it) names the visible things it fits; a verb its
+    lexicon class. Pronouns and "one" say nothing."""
     scene = main_scene()
-    assert named_things("stow the orange and the blue cubes in the tray, leave the red one", scene) == ["gray tray"]
-    assert named_things("put the red block on the green plate", scene) == ["red block", "green plate"]
-    assert named_things("put the yellow cube onto the plate", scene) == ["yellow block"]  # two plates: neither
-    assert named_things("stack the blocks, the red one at the bottom", scene) == []
+    said = mentions("stow the orange and the blue cubes in the tray, leave the red one", scene)
+    assert [(m.words, m.names) for m in said if m.names] == [
+        ("blue cubes", ("blue block",)), ("tray", ("gray tray",))]
+    said = mentions("make a pile of the cubes with the yellow cube on the plate", scene)
+    assert [m.verb for m in said if m.verb] == ["stack"]
+    assert [m.names for m in said if m.names] == [
+        ("red block", "green block", "blue block", "yellow block"), ("yellow block",), ("red plate", "green plate")]
+
+
+def test_a_reading_is_held_to_the_instructions_own_words() -> None:
+    said = mentions("make a pile of the cubes on the plate", main_scene())
+    row = [{"action": "line_up", "objects": ["red block", "green block"], "order": "left_to_right"}]
+    assert unmet_mentions(said, row, TABLETOP.verb_actions) == [
+        "the instruction says 'make a pile of', but no step is tower or place",
+        "the instruction speaks of 'plate' (red plate or green plate), but no step uses any of them"]
+    tower = [{"action": "place", "object": "green block", "relation": "on", "target": "red plate"},
+             {"action": "tower", "from_bottom": ["green block", "red block"]}]
+    assert unmet_mentions(said, tower, TABLETOP.verb_actions) == []
 
 
 READ_WITHOUT_TRAY = json.dumps({"steps": [{"action": "place_in_area", "object": "red block", "area": "center"}]})
@@ -80,7 +95,7 @@ def test_a_reading_that_never_uses_a_named_object_is_sent_back_once() -> None:
     model = RecordingDouble([READ_WITHOUT_TRAY, READ_WITH_TRAY])
     reader = ModelReader(model, TABLETOP, sampling=Sampling(160, 0.0, 2))
     plan = reader.read("tuck the red block away in the tray", main_scene(), RulePlanner().plan_intents)
-    assert len(model.requests) == 2 and "names the gray tray, but no step uses it" in model.prompt(1)
+    assert len(model.requests) == 2 and "speaks of 'tray' (gray tray), but no step uses it" in model.prompt(1)
     assert [s.args.get("target") for s in plan.subgoals] == ["gray tray"] and plan.doubts == []
 
 
@@ -91,9 +106,28 @@ def test_a_reading_kept_without_a_named_object_is_doubted() -> None:
     reader = ModelReader(model, TABLETOP, sampling=Sampling(160, 0.0, 2))
     plan = reader.read("tuck the red block away in the tray", main_scene(), RulePlanner().plan_intents)
     assert len(model.requests) == 2
-    assert plan.subgoals and plan.doubts == ["the model's steps never use the gray tray, which the instruction names"]
+    assert plan.subgoals and plan.doubts == [
+        "the model's reading: the instruction speaks of 'tray' (gray tray), but no step uses it"]
     no_retries = ModelReader(RecordingDouble([READ_WITHOUT_TRAY]), TABLETOP, sampling=Sampling(160, 0.0, 0))
     assert no_retries.read("tuck the red block away in the tray", main_scene(), RulePlanner().plan_intents).doubts
+
+
+def test_with_the_model_first_a_grammar_that_reads_otherwise_is_a_doubt() -> None:
+    """``use_model: always``: the model's plan runs, but where the grammar reads the instruction
+    into another goal the plan carries that doubt; where both agree, none."""
+    instruction = "put the red block on the green plate"
+    wrong = json.dumps({"steps": [{"action": "place", "object": "red block", "relation": "on", "target": "red plate"}]})
+    right = json.dumps({"steps": [{"action": "place", "object": "red block", "relation": "on",
+                                   "target": "green plate"}]})
+    doubted = HybridPlanner(RecordingDouble([wrong]), TABLETOP_KIT, use_model="always").decompose(
+        instruction, main_scene())
+    assert [s.args["target"] for s in doubted.subgoals] == ["red plate"]
+    assert doubted.doubts == [  # kept after being sent back once, and read otherwise by the grammar
+        "the model's reading: the instruction speaks of 'green plate' (green plate), but no step uses it",
+        "the grammar reads the instruction differently: on(red block, green plate)"]
+    agreed = HybridPlanner(RecordingDouble([right]), TABLETOP_KIT, use_model="always").decompose(
+        instruction, main_scene())
+    assert agreed.doubts == [] and agreed.note.startswith("planned by model (asked first)")
 
 
 def test_a_reading_becomes_typed_rule_subgoals() -> None:
@@ -141,7 +175,7 @@ def test_hybrid_asks_the_model_only_when_the_grammar_cannot(qwen_small) -> None:
     try:
         plan = planner.decompose("I'd like the crimson cube resting upon the verdant dish", main_scene())
     except ModelOutputError as exc:
-        assert exc.problems and all(p.startswith(("these steps cannot", "step ", "reply with", "the instruction names"))
+        assert exc.problems and all(p.startswith(("these steps cannot", "step ", "reply with", "the instruction "))
                                     for p in exc.problems)
         assert len(exc.answers) == 3  # each rejected answer was sent back (twice by default)
     else:
