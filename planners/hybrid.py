@@ -87,18 +87,22 @@ class HybridPlanner:
 
     def _second_reading(self, plan: Plan, instruction: str, observation: Observation) -> Plan:
         """With the model asked first, the grammar reads the instruction too (no model call). When
-        it can and its goal differs from the model's, one of the two readings is wrong and the
-        agent cannot tell which: the plan (the model's) carries that doubt, so its run is not
-        claimed a success."""
+        it can and its goal differs from the model's, one of the two readings is wrong: if the
+        model's reading is already doubted (it leaves out what the instruction's words say), the
+        grammar's plan runs; else the model's plan carries that doubt, so its run is not claimed
+        a success."""
         if self.reader is None:  # a kit-driven model plan states no goal to compare
             return plan
         try:
             grammar = self.rule.decompose(instruction, observation)
         except PlanningError:
             return plan
-        if goal_key(grammar.goal) != goal_key(plan.goal):
-            plan.doubts.append("the grammar reads the instruction differently: "
-                               + "; ".join(str(c) for c in grammar.goal))
+        if goal_key(grammar.goal) == goal_key(plan.goal):
+            return plan
+        if plan.doubts and not grammar.doubts:  # the model's reading also leaves out what the words say
+            return _noted(grammar, "planned by grammar (the model's reading disagrees with it and "
+                                   f"{'; '.join(plan.doubts)})")
+        plan.doubts.append("the grammar reads the instruction differently: " + "; ".join(str(c) for c in grammar.goal))
         return plan
 
     def revise(self, plan: Plan, history: Sequence[SubgoalOutcome], observation: Observation) -> Plan:

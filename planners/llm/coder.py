@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import json
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,13 +108,36 @@ def _misfit_calls(tree: ast.AST, api: PrimitiveSet) -> list[str]:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             continue  # *args / **kwargs: only the run can tell
         signature = api[node.func.id].signature  # resolved when the primitive was registered
+        params = ", ".join(q.name if q.default is q.empty else f"{q.name}={q.default!r}"
+                           for q in signature.parameters.values())
         try:
-            signature.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+            bound = signature.bind(*node.args, **{k.arg: k.value for k in node.keywords if k.arg})
         except TypeError as exc:
-            params = ", ".join(q.name if q.default is q.empty else f"{q.name}={q.default!r}"
-                               for q in signature.parameters.values())
             out.append(f"line {node.lineno}: {node.func.id}({params}) {exc}")
+            continue
+        for name, value in bound.arguments.items():
+            problem = _literal_misfit(signature.parameters[name], value)
+            if problem:
+                out.append(f"line {node.lineno}: {node.func.id}({params}): {problem}")
     return out
+
+
+def _literal_misfit(param: inspect.Parameter, node: ast.expr) -> str:
+    """A literal that cannot be what the parameter's type hint asks for: text where a number
+    goes (``place_at("green block", 0, -0.18)``) or a number where a name goes."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    if not isinstance(node, ast.Constant) or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        return ""
+    value = node.value
+    accepted = set(typing.get_args(param.annotation)) or {param.annotation}
+    numeric = bool(accepted & {int, float})
+    text = str in accepted
+    if isinstance(value, str) and numeric and not text:
+        return f"{param.name} is a number, not the text {value!r}"
+    if isinstance(value, int | float) and not isinstance(value, bool) and text and not numeric:
+        return f"{param.name} is a name (text), not the number {value!r}"
+    return ""
 
 
 def repair_evidence(policy: Policy, execution: Execution, verdict: Verdict, limit: int = 900) -> str:

@@ -1,7 +1,8 @@
 """Keeping a plan executable against the current view; shared by decompose, revise and replan.
 
 - :func:`prune`: drop subgoals that clearly hold already;
-- :func:`prepare_head`: clear what is stacked on the next object to move (or on its target);
+- :func:`prepare_head`: empty the gripper of anything the next subgoal does not move, and clear
+  what is stacked on the next object to move (or on its target);
 - :func:`refresh_slots`: re-choose a container slot that something else took;
 - :func:`order_by_dependencies`: rebuild bottom-up (a subgoal after those that move its target).
 """
@@ -81,12 +82,20 @@ def prune(subgoals: list[Subgoal], scene: Scene) -> tuple[list[Subgoal], list[Su
 
 
 def prepare_head(subgoals: list[Subgoal], scene: Scene) -> tuple[list[Subgoal], list[str]]:
-    """Make the first subgoal possible: whatever is stacked on the object to pick, or on the
-    block to place onto, goes first: by its own pending subgoal when that one can run now,
-    else to a free spot nearby."""
+    """Make the first subgoal possible: an object a failed step left in the gripper is put down
+    first; whatever is stacked on the object to pick, or on the block to place onto, goes first:
+    by its own pending subgoal when that one can run now, else to a free spot nearby."""
     if not subgoals:
         return subgoals, []
     head = subgoals[0]
+    held = scene.holding
+    if held is not None and head.args.get("object") != held.name:
+        # a failed step left something in the gripper: set it down before anything else is picked
+        spot = scene.free_spot(held.radius, near=held.xy, exclude=(held.name,))
+        if spot is None:
+            raise PlanningError(f"the gripper holds the {held.name} and the table has no free spot to put it down")
+        down = sg.place_at(held, *spot, why=f"put down the {held.name} (still in the gripper)", temporary=True)
+        return [down, *subgoals], [f"inserted: {down.description} before {head.description!r}"]
     obj = scene.find(head.args.get("object", "")) if head.args.get("object") else None
     if obj is None:
         return subgoals, []

@@ -119,12 +119,18 @@ def test_with_the_model_first_a_grammar_that_reads_otherwise_is_a_doubt() -> Non
     wrong = json.dumps({"steps": [{"action": "place", "object": "red block", "relation": "on", "target": "red plate"}]})
     right = json.dumps({"steps": [{"action": "place", "object": "red block", "relation": "on",
                                    "target": "green plate"}]})
-    doubted = HybridPlanner(RecordingDouble([wrong]), TABLETOP_KIT, use_model="always").decompose(
+    right_of = json.dumps({"steps": [{"action": "place", "object": "red block", "relation": "right_of",
+                                      "target": "green plate"}]})
+    doubted = HybridPlanner(RecordingDouble([right_of]), TABLETOP_KIT, use_model="always").decompose(
+        "put the red block to the left of the green plate", main_scene())
+    assert [s.args["relative_to"] for s in doubted.subgoals] == ["green plate"]
+    assert doubted.doubts == ["the grammar reads the instruction differently: left_of(red block, green plate)"]
+    # kept after being sent back for the words, and read otherwise by the grammar: the grammar's plan
+    overruled = HybridPlanner(RecordingDouble([wrong]), TABLETOP_KIT, use_model="always").decompose(
         instruction, main_scene())
-    assert [s.args["target"] for s in doubted.subgoals] == ["red plate"]
-    assert doubted.doubts == [  # kept after being sent back once, and read otherwise by the grammar
-        "the model's reading: the instruction speaks of 'green plate' (green plate), but no step uses it",
-        "the grammar reads the instruction differently: on(red block, green plate)"]
+    assert [s.args["target"] for s in overruled.subgoals] == ["green plate"] and overruled.doubts == []
+    assert overruled.note.startswith("planned by grammar (the model's reading disagrees with it and the model's "
+                                     "reading: the instruction speaks of 'green plate'")
     agreed = HybridPlanner(RecordingDouble([right]), TABLETOP_KIT, use_model="always").decompose(
         instruction, main_scene())
     assert agreed.doubts == [] and agreed.note.startswith("planned by model (asked first)")

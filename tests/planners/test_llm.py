@@ -400,6 +400,26 @@ def test_a_call_that_does_not_fit_the_primitives_parameters_is_sent_back_before_
     assert parse(f"```python\n{program}\n```") == program
 
 
+def test_a_literal_of_the_wrong_kind_is_sent_back_before_it_runs() -> None:
+    """Text where the type hint asks for a number (a 1.5B wrote place_at("green block", 0, -0.18),
+    which then failed on its speed) or a number where it asks for a name."""
+    api = _api()
+
+    def place_at(x: float, y: float, speed: float = 1.0) -> bool:
+        """Put the held object down at (x, y) metres."""
+        return True
+
+    api.add(place_at)
+    parse = program_parser(api)
+    with pytest.raises(OutputRejected, match=r"line 2: place_at\(x, y, speed=1.0\): x is a number, not the text "
+                                             r"'green block'"):
+        parse("```python\npick('red block')\nplace_at('green block', 0, -0.18)\n```")
+    with pytest.raises(OutputRejected, match=r"pick\(name\): name is a name \(text\), not the number 3"):
+        parse("```python\npick(-3)\n```")
+    program = "x = 0.4\npick('red block')\nplace_at(x, -0.18, speed=0.5)"
+    assert parse(f"```python\n{program}\n```") == program
+
+
 def test_after_a_program_fault_giving_up_is_not_offered_and_a_give_up_goes_back() -> None:
     """The program raised: another program can always be written, so the prompt offers no GIVE UP
     and a GIVE UP answer is sent back with the reason; the next answer is the repair."""

@@ -351,3 +351,18 @@ def test_a_doubted_plan_runs_but_is_not_claimed_a_success() -> None:
                       CategoryRepairer(), None, Sandbox(max_steps=20_000, timeout_s=10))
     run = open_loop.run("tuck the red block away in the tray", TableEnv(main_scene()))
     assert run.finished and not run.failure and not run.claimed_success
+
+
+def test_what_a_failed_step_left_in_the_gripper_is_put_down_first() -> None:
+    """A program that picked the red block and failed before placing it leaves it held; the
+    next subgoal moves another object, so the plan sets the red block down first."""
+    planner = RulePlanner()
+    plan = planner.decompose("put the red block in the bowl, then put the green block in the tray", main_scene())
+    holding = replace(main_scene(), gripper={"holding": "red block"})
+    put(holding, "red block", 0.45, 0.12, 0.2)  # lifted
+    replanned = planner.replan(plan, [SubgoalOutcome(plan.subgoals[0], False, 3)], holding)
+    assert replanned.subgoals[0].description == "put down the red block (still in the gripper)"
+    assert replanned.subgoals[0].args["object"] == "red block" and replanned.subgoals[0].args["temporary"]
+    assert "put down the red block" in replanned.note
+    same = planner.revise(plan, [], replace(main_scene(), gripper={"holding": "red block"}))
+    assert same.subgoals[0].description == "put the red block in the blue bowl"  # it moves the held one: as is
