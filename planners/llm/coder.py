@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -130,7 +131,9 @@ def _literal_misfit(param: inspect.Parameter, node: ast.expr) -> str:
     if not isinstance(node, ast.Constant) or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
         return ""
     value = node.value
-    accepted = set(typing.get_args(param.annotation)) or {param.annotation}
+    annotation = param.annotation  # a union (float | None) accepts each of its members
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    accepted = set(typing.get_args(annotation)) if union else {annotation}
     numeric = bool(accepted & {int, float})
     text = str in accepted
     if isinstance(value, str) and numeric and not text:

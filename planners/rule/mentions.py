@@ -5,8 +5,9 @@ cubes in the tray" read as "put the cubes in the middle of the table" never uses
 "make a pile of the cubes" read as a row stacks nothing. The lexicon still recognises the nouns
 and verbs of such an instruction even where the grammar cannot parse it, so a reading can be held
 to them: each shape noun (with the colour words right before it) names the visible things it
-fits, one of which some step should use; each verb has a class (``stack``, ``push``, ...) that a
-domain may tie to the actions that do it. Pronouns, "one"/"object" and nouns that fit nothing
+fits, as the grammar's resolver fits them (:func:`planners.rule.resolve.of_shape`), one of which
+some step should use; each verb has a class (``stack``, ``push``, ...) that a domain may tie to
+the actions that do it. Pronouns, "one"/"object" and nouns that fit nothing
 visible say nothing here.
 """
 
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 from embodied.types import Observation
 from planners.rule.lexicon import Lexicon, tokenise
-from planners.rule.scene import Scene, Thing
+from planners.rule.resolve import of_shape
+from planners.rule.scene import Scene
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,9 @@ def mentions(instruction: str, observation: Observation, lexicon: Lexicon | None
         while j >= 0 and tokens[j].kind == "color":
             colors.insert(0, tokens[j].value)
             j -= 1
-        fits = tuple(t.name for t in scene.things if _is_shape(t, token.value) and (not colors or t.color in colors))
+        coloured = [t for t in scene.things if not colors or t.color in colors]  # as the resolver: colour, then shape
+        fits = tuple(t.name for t in of_shape(token.value, coloured))
         if fits:
             out.append(Mention(" ".join([*colors, token.text]), names=fits))
     return out
 
-
-def _is_shape(thing: Thing, shape: str) -> bool:
-    if shape == "container":
-        return thing.container
-    return thing.shape == shape

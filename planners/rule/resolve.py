@@ -28,6 +28,20 @@ class Context:
     onto: dict[str, str] = field(default_factory=dict)  # object -> what an earlier subgoal put it on
 
 
+def of_shape(shape: str, things: list[Thing]) -> list[Thing]:
+    """The things a shape word fits: its own shape class or an unclassified thing; "container"
+    any bowl or tray, and "bowl"/"tray" any container when none has that exact shape. No shape
+    (or "object") fits everything."""
+    if shape in ("", "object"):
+        return things
+    if shape == "container":
+        return [t for t in things if t.container]
+    exact = [t for t in things if t.shape == shape or t.shape == "object"]
+    if not exact and shape in ("bowl", "tray"):
+        return [t for t in things if t.container]
+    return exact
+
+
 class Resolver:
     """Description -> things, for one decomposition; keeps the subgoals planned so far."""
 
@@ -66,7 +80,7 @@ class Resolver:
         if np.names or np.index is not None:
             pool = self._by_name(np, pool)
         cands = [t for t in pool if not np.colors or t.color in np.colors]
-        cands = self._by_shape(np, cands)
+        cands = of_shape(np.shape, cands)
         if np.quant == "rest":
             cands = [t for t in cands if t.name not in self.ctx.mentioned and not t.receptacle]
         if where is not None:
@@ -106,17 +120,6 @@ class Resolver:
         raise self.error(f"no visible object is called {query!r} (visible: {self.visible()})",
                          suggestions=naming.closest(query, [t.name for t in pool]),
                          not_understood=list(np.names))
-
-    def _by_shape(self, np: NounPhrase, cands: list[Thing]) -> list[Thing]:
-        shape = np.shape
-        if shape in ("", "object"):
-            return cands
-        if shape == "container":
-            return [t for t in cands if t.container]
-        exact = [t for t in cands if t.shape == shape or t.shape == "object"]
-        if not exact and shape in ("bowl", "tray"):
-            return [t for t in cands if t.container]
-        return exact
 
     def _quantity(self, np: NounPhrase, cands: list[Thing]) -> list[Thing]:
         if np.count is not None and np.count > 1:

@@ -14,7 +14,7 @@ import math
 from embodied.types import Subgoal
 from planners.errors import PlanningError
 from planners.rule import subgoals as sg
-from planners.rule.scene import STRICT, Scene
+from planners.rule.scene import STRICT, Scene, Thing
 
 
 def refresh_slots(subgoals: list[Subgoal], scene: Scene) -> tuple[list[Subgoal], list[str]]:
@@ -91,10 +91,8 @@ def prepare_head(subgoals: list[Subgoal], scene: Scene) -> tuple[list[Subgoal], 
     held = scene.holding
     if held is not None and head.args.get("object") != held.name:
         # a failed step left something in the gripper: set it down before anything else is picked
-        spot = scene.free_spot(held.radius, near=held.xy, exclude=(held.name,))
-        if spot is None:
-            raise PlanningError(f"the gripper holds the {held.name} and the table has no free spot to put it down")
-        down = sg.place_at(held, *spot, why=f"put down the {held.name} (still in the gripper)", temporary=True)
+        down = _set_aside(held, scene, f"put down the {held.name} (still in the gripper)",
+                          f"the gripper holds the {held.name}", [])
         return [down, *subgoals], [f"inserted: {down.description} before {head.description!r}"]
     obj = scene.find(head.args.get("object", "")) if head.args.get("object") else None
     if obj is None:
@@ -117,14 +115,22 @@ def prepare_head(subgoals: list[Subgoal], scene: Scene) -> tuple[list[Subgoal], 
             front.append(own)
             notes.append(f"first {own.description} (it is on top of what {head.description!r} needs)")
             continue
-        spot = scene.free_spot(top.radius, near=top.xy, exclude=(top.name,), reserved=reserved)
-        if spot is None:
-            raise PlanningError(f"the {top.name} is in the way and the table has no free spot for it")
-        reserved.append((spot[0], spot[1], top.radius))
-        move = sg.place_at(top, *spot, why=f"move the {top.name} out of the way", temporary=True)
+        move = _set_aside(top, scene, f"move the {top.name} out of the way", f"the {top.name} is in the way",
+                          reserved)
         front.append(move)
         notes.append(f"inserted: {move.description} (it was on top of what {head.description!r} needs)")
     return front + rest, notes
+
+
+def _set_aside(thing: Thing, scene: Scene, why: str, problem: str,
+               reserved: list[tuple[float, float, float]]) -> Subgoal:
+    """A temporary move of ``thing`` to a free spot near it, not on a spot in ``reserved`` (which
+    gains the chosen one); ``problem`` starts the error when the table has no free spot."""
+    spot = scene.free_spot(thing.radius, near=thing.xy, exclude=(thing.name,), reserved=reserved)
+    if spot is None:
+        raise PlanningError(f"{problem} and the table has no free spot for it")
+    reserved.append((spot[0], spot[1], thing.radius))
+    return sg.place_at(thing, *spot, why=why, temporary=True)
 
 
 def _can_run_now(own: Subgoal, plan: list[Subgoal], blocked: set[str]) -> bool:
