@@ -26,6 +26,7 @@ expected on a 2-core machine, so use ``--families``/``--seeds``/``--variants`` t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -214,11 +215,12 @@ def main() -> int:
                 jobs += [(family, variant, s, None) for s in range(seeds)]
 
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
         if args.runs:
             args.runs.mkdir(parents=True, exist_ok=True)
             work = args.runs
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         library = args.library or work / "skills"
         t0 = time.perf_counter()
         for k, (task, variant, seed, item) in enumerate(jobs, 1):

@@ -177,13 +177,14 @@ class ModelReader:
 
         said = self.reading.mentions(instruction, observation) if self.reading.mentions else []
         asked: set[str] = set()  # what was pointed out once: a second answer that keeps it stands
-        attempts = [0]
+        attempts = 0
 
         def parse(text: str) -> Any:
-            attempts[0] += 1
+            nonlocal attempts
+            attempts += 1
             steps = steps_from_answer(text, self.reading.actions, names, max_steps=self.max_steps, movable=movable)
             unmet = unmet_mentions(said, steps, self.reading.verb_actions)
-            if set(unmet) - asked and attempts[0] <= self.sampling.retries:
+            if set(unmet) - asked and attempts <= self.sampling.retries:
                 asked.update(unmet)
                 raise OutputRejected("; ".join(unmet) + ". If the instruction needs that, change the steps; if "
                                      "these steps are what it means, give the same steps again.")
