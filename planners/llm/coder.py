@@ -103,6 +103,7 @@ def _misfit_calls(tree: ast.AST, api: PrimitiveSet) -> list[str]:
     it does not take, too many or too few), found before the program runs: a run would only end
     in a TypeError and cost a repair round."""
     out = []
+    readers = position_readers(api)
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in api):
             continue
@@ -118,9 +119,27 @@ def _misfit_calls(tree: ast.AST, api: PrimitiveSet) -> list[str]:
             continue
         for name, value in bound.arguments.items():
             problem = _literal_misfit(signature.parameters[name], value)
+            if problem and readers and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                # a name where a coordinate goes: the model means that thing's position
+                problem += (f"; for the position of {value.value!r}, read it first with {readers[0]}({value.value!r}),"
+                            " which returns numbers, and pass numbers computed from them")
             if problem:
                 out.append(f"line {node.lineno}: {node.func.id}({params}): {problem}")
     return out
+
+
+def position_readers(api: PrimitiveSet) -> list[str]:
+    """Primitives that turn one name into a list of numbers (``get_pose(name) -> list[float]``):
+    what a program calls to place by an object it named, found from the signatures, not by name."""
+    found = []
+    for primitive in api:
+        params = [q for q in primitive.signature.parameters.values() if q.default is q.empty]
+        returns = primitive.signature.return_annotation
+        numbers = typing.get_origin(returns) in (list, tuple) and bool(typing.get_args(returns)) and \
+            all(a in (float, int, Ellipsis) for a in typing.get_args(returns))
+        if len(params) == 1 and params[0].annotation is str and numbers:
+            found.append(primitive.name)
+    return found
 
 
 def _literal_misfit(param: inspect.Parameter, node: ast.expr) -> str:
@@ -192,6 +211,14 @@ def _advice(verdict: Verdict, execution: Execution) -> str:
     if verdict.category in PROGRAM_FAULTS:
         return ADVICE_PROGRAM
     return ADVICE_STEP if execution.error or verdict.failed_call is not None else ADVICE_RESULT
+
+
+def _all_present(subgoal: Subgoal, observation: Observation) -> list[str]:
+    """The things the subgoal's conditions name, when every one of them is perceived now (else
+    ``[]``: something may be missing, or this world has no named objects, e.g. a screen)."""
+    named = list(dict.fromkeys(a for c in subgoal.conditions for a in c.args))
+    seen = {o.name for o in observation.objects}
+    return named if named and seen and all(n in seen for n in named) else []
 
 
 def _a(word: str) -> str:
@@ -279,7 +306,8 @@ class LLMWriter(_Coder):
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
         self.exchanges = []
         line = render.subgoal_line(subgoal)
-        self.retrieved = self.library.nearest(line, api.domain, self.library_k) if self.library else []
+        self.retrieved = (self.library.nearest(line, api.domain, self.library_k, action=subgoal.action)
+                          if self.library else [])
         reused = self._reuse(line, api)
         if reused is not None:
             return reused
@@ -373,11 +401,17 @@ class LLMRepairer(_Coder):
                                    advice=_advice(verdict, execution))
         program = program_parser(api, previous=None if retry_ok else policy.source)
 
+        # a wrong place with every object in sight: another spot can always be tried
+        present = _all_present(subgoal, observation) if verdict.category is FailureCategory.WRONG_PLACE else []
+
         def parse(text: str) -> str | None:
             if not gives_up(text):
                 return program(text)
-            if may_give_up:
+            if may_give_up and not present:
                 return None
+            if may_give_up:  # the offer's own condition does not hold: nothing it needs is missing
+                raise OutputRejected(f"giving up is only for a subgoal whose objects do not exist, and "
+                                     f"{', '.join(present)} are all in the scene: change the step that failed")
             raise OutputRejected(f"giving up is not an option after {_a(verdict.category)} failure: the program "
                                  "can be written differently (or, after a slip, run again from where things are)")
 

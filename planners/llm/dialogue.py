@@ -31,9 +31,14 @@ class Exchange:
 
 @dataclass(frozen=True)
 class Sampling:
+    """``repeat_temperature``: the temperature of the next attempt after the model repeated an
+    answer it was already told is wrong (greedy decoding of a near-identical prompt gives the same
+    answer again: a 1.5B sent the same rejected program back three times)."""
+
     max_tokens: int
     temperature: float = 0.0
     retries: int = 2
+    repeat_temperature: float = 0.7
 
 
 def ask(model: ChatModel, messages: Sequence[Message], parse: Callable[[str], T], *, task: str,
@@ -51,22 +56,26 @@ def ask(model: ChatModel, messages: Sequence[Message], parse: Callable[[str], T]
     convo = list(messages)
     answers: list[str] = []
     problems: list[str] = []
+    temperature = sampling.temperature
     for attempt in range(sampling.retries + 1):
-        response = model.chat(convo, max_tokens=sampling.max_tokens, temperature=sampling.temperature,
-                              schema=schema)
+        response = model.chat(convo, max_tokens=sampling.max_tokens, temperature=temperature, schema=schema)
+        repeated = any(_same(response.text, a) for a in answers)  # every earlier answer was rejected
         answers.append(response.text)
         try:
             result = parse(response.text)
         except OutputRejected as exc:
             problem = str(exc)
+            if repeated:
+                temperature = max(temperature, sampling.repeat_temperature)
             problems.append(problem)
             model.report(task=task, attempt=attempt + 1, answer=response.text, rejected=problem)
             if log is not None:
                 log.append(Exchange(task, response.text, problem, response.prompt_tokens,
                                     response.completion_tokens, response.latency_s))
             if attempt < sampling.retries:
+                said = problem + (" (the same answer as before: write it differently)" if repeated else "")
                 convo += [Message.assistant(response.text or "(empty answer)"),
-                          Message.user(prompts.fill("feedback", problem=problem, reminder=reminder))]
+                          Message.user(prompts.fill("feedback", problem=said, reminder=reminder))]
             continue
         if log is not None:
             log.append(Exchange(task, response.text, None, response.prompt_tokens, response.completion_tokens,
@@ -74,3 +83,7 @@ def ask(model: ChatModel, messages: Sequence[Message], parse: Callable[[str], T]
         model.report(task=task, attempt=attempt + 1, answer=response.text, rejected=None)
         return result
     raise error(task, answers, problems)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())

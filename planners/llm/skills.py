@@ -99,13 +99,20 @@ class SkillLibrary:
                        (time.time(), skill.domain, skill.subgoal, skill.action, skill.code, skill.outcome,
                         skill.scene, skill.origin, vector.tobytes()))
 
-    def nearest(self, subgoal: str, domain: str, k: int = 2, min_similarity: float = 0.5) -> list[Skill]:
+    def nearest(self, subgoal: str, domain: str, k: int = 2, min_similarity: float = 0.5,
+                action: str = "") -> list[Skill]:
         """The ``k`` verified skills of ``domain`` most similar to ``subgoal`` (cosine >=
-        ``min_similarity``), best first; one per distinct code."""
+        ``min_similarity``), best first; one per distinct code. ``action``: the subgoal's typed
+        action; then only skills of that action (or of none) qualify: a 1.5B shown place_on
+        programs for a place_at subgoal ("in the row, right of ...") copied their shape."""
+        query_sql = ("SELECT subgoal, domain, code, outcome, scene, action, origin, embedding FROM skills "
+                     "WHERE domain = ? AND outcome = ? AND embedding IS NOT NULL")
+        params: tuple[str, ...] = (domain, VERIFIED)
+        if action:
+            query_sql += " AND action IN (?, '')"
+            params += (action,)
         with self._connect() as db:
-            rows = db.execute("SELECT subgoal, domain, code, outcome, scene, action, origin, embedding FROM skills "
-                              "WHERE domain = ? AND outcome = ? AND embedding IS NOT NULL",
-                              (domain, VERIFIED)).fetchall()
+            rows = db.execute(query_sql, params).fetchall()
         if not rows or k < 1:
             return []
         query = np.asarray(self._encode([subgoal])[0], dtype=np.float32)

@@ -30,7 +30,7 @@ from planners.errors import PlanningError, WritingError
 from planners.kits.gui.kit import KIT as GUI_KIT
 from planners.kits.tabletop.kit import KIT as TABLETOP
 from planners.llm import LLMPlanner, LLMRepairer, LLMWriter, ModelOutputError, OutputRejected, render
-from planners.llm.coder import program_parser
+from planners.llm.coder import position_readers, program_parser
 from planners.llm.dialogue import Sampling, ask
 from planners.llm.parsing import extract_code, gives_up, numbered, parse_plan
 from planners.llm.planner import PROMPTS_DIR, PlanReader, domain_notes, to_subgoals, unknown_objects
@@ -418,6 +418,55 @@ def test_a_literal_of_the_wrong_kind_is_sent_back_before_it_runs() -> None:
         parse("```python\npick(-3)\n```")
     program = "x = 0.4\npick('red block')\nplace_at(x, -0.18, speed=0.5)"
     assert parse(f"```python\n{program}\n```") == program
+    with pytest.raises(OutputRejected) as refused:
+        parse("```python\npick('red block')\nplace_at('green block', 0, -0.18)\n```")
+    assert "read it first" not in str(refused.value)  # this API has nothing that reads a position
+
+
+def test_a_name_where_a_coordinate_goes_is_answered_with_the_api_s_position_reader() -> None:
+    """The API's position reader is found by its signature (one name in, numbers out), whatever
+    it is called, and named in the message that sends the program back."""
+    api = _api()
+
+    def place_at(x: float, y: float, speed: float = 1.0) -> bool:
+        """Put the held object down at (x, y) metres."""
+        return True
+
+    def where_is(name: str) -> list[float]:
+        """[x, y, z] of the named object."""
+        return [0.0, 0.0, 0.0]
+
+    def describe(name: str) -> str:
+        """A sentence about the named object."""
+        return name
+
+    for fn in (place_at, describe, where_is):
+        api.add(fn)
+    assert position_readers(api) == ["where_is"]
+    with pytest.raises(OutputRejected, match=r"x is a number, not the text 'green block'; for the position of "
+                                             r"'green block', read it first with where_is\('green block'\)"):
+        program_parser(api)("```python\npick('red block')\nplace_at('green block', 0, -0.18)\n```")
+
+
+def test_an_answer_repeated_after_it_was_rejected_is_resampled_warmer() -> None:
+    """Greedy decoding of a near-identical prompt gives the same answer again: the repeat is named
+    in the feedback and the next attempt samples at ``repeat_temperature``."""
+    from recording_model import RecordingDouble
+
+    model = RecordingDouble(["same", "same", "other"])
+    seen: list[str] = []
+
+    def parse(text: str) -> str:
+        seen.append(text)
+        if text == "same":
+            raise OutputRejected("not that")
+        return text
+
+    answer = ask(model, [Message.user("go")], parse, task="t", sampling=Sampling(8, 0.0, 2, repeat_temperature=0.6),
+                 prompts=PromptLibrary(PROMPTS_DIR), reminder="")
+    assert answer == "other" and seen == ["same", "same", "other"]
+    assert [r.temperature for r in model.requests] == [0.0, 0.0, 0.6]
+    assert "same answer as before" not in model.prompt(1) and "same answer as before" in model.prompt(2)
 
 
 def test_after_a_program_fault_giving_up_is_not_offered_and_a_give_up_goes_back() -> None:
@@ -435,6 +484,27 @@ def test_after_a_program_fault_giving_up_is_not_offered_and_a_give_up_goes_back(
     assert repaired is not None and repaired.source == fixed
     assert "GIVE UP" not in model.prompt(0)
     assert "giving up is not an option after an exception failure" in model.prompt(1)
+
+
+def test_giving_up_on_a_wrong_place_with_every_object_in_sight_goes_back() -> None:
+    """GIVE UP is offered for a subgoal whose objects may not exist; after a wrong place with
+    every object the subgoal names perceived, the answer goes back and the next is the repair."""
+    from recording_model import RecordingDouble
+
+    fixed = "pick('red block')\nplace_on('red block', 'blue block')"
+    model = RecordingDouble(["GIVE UP", f"```python\n{fixed}\n```"])
+    repairer = LLMRepairer(model, TABLETOP, max_parse_retries=1, max_tokens=64)
+    verdict = Verdict(False, "geometric", FailureCategory.WRONG_PLACE, "red block is not on blue block")
+    execution = Execution(ExecutionStatus.OK, [], [])
+    repaired = repairer.repair(SUBGOAL, Policy("pick('red block')\nplace_on('blue block', 'red block')\n"),
+                               execution, verdict, _scene(), _api())
+    assert repaired is not None and repaired.source == fixed
+    assert "GIVE UP" in model.prompt(0)
+    assert "red block, blue block are all in the scene" in model.prompt(1)
+    alone = Observation(objects=_scene().objects[:1])  # the blue block is gone: giving up stands
+    model = RecordingDouble(["GIVE UP"])
+    assert LLMRepairer(model, TABLETOP, max_parse_retries=0, max_tokens=64).repair(
+        SUBGOAL, Policy("pick('red block')\n"), execution, verdict, alone, _api()) is None
 
 
 def test_a_repairer_may_still_give_up_when_the_world_may_make_the_subgoal_impossible() -> None:

@@ -100,3 +100,19 @@ def test_a_verified_program_of_the_same_subgoal_runs_again_without_a_model_call(
     later.reuse_verified = False
     model.answers.append("```python\npick('red block')\n```")
     assert later.write(SUBGOAL, _api(), _scene()).origin == "llm" and len(model.requests) == 4
+
+
+def test_only_skills_of_the_subgoals_typed_action_are_examples(tmp_path: Path) -> None:
+    """A place_at subgoal ("in the row, right of ...") is shown no place_on program, however close
+    its words: a 1.5B copied the shape of the example it was shown."""
+    library = SkillLibrary(tmp_path, encoder=_words)
+    library.store(Skill("put the red block on the blue block", "tabletop", "place_on('blue block')", VERIFIED,
+                        action="place_on"))
+    library.store(Skill("put the red block right of the green block", "tabletop", "place_at(0.5, 0.1)", VERIFIED,
+                        action="place_at"))
+    library.store(Skill("put the red block by the blue block", "tabletop", "legacy()", VERIFIED))  # no action
+    query = "put the red block in the row, right of the blue block"
+    assert {s.code for s in library.nearest(query, "tabletop", k=3, min_similarity=0.0)} == \
+        {"place_on('blue block')", "place_at(0.5, 0.1)", "legacy()"}
+    assert {s.code for s in library.nearest(query, "tabletop", k=3, min_similarity=0.0, action="place_at")} == \
+        {"place_at(0.5, 0.1)", "legacy()"}
