@@ -131,15 +131,15 @@ def _misfit_calls(tree: ast.AST, api: PrimitiveSet) -> list[str]:
 def position_readers(api: PrimitiveSet) -> list[str]:
     """Primitives that turn one name into a list of numbers (``get_pose(name) -> list[float]``):
     what a program calls to place by an object it named, found from the signatures, not by name."""
-    found = []
+    readers = []
     for primitive in api:
         params = [q for q in primitive.signature.parameters.values() if q.default is q.empty]
         returns = primitive.signature.return_annotation
         numbers = typing.get_origin(returns) in (list, tuple) and bool(typing.get_args(returns)) and \
             all(a in (float, int, Ellipsis) for a in typing.get_args(returns))
         if len(params) == 1 and params[0].annotation is str and numbers:
-            found.append(primitive.name)
-    return found
+            readers.append(primitive.name)
+    return readers
 
 
 def _literal_misfit(param: inspect.Parameter, node: ast.expr) -> str:
