@@ -208,12 +208,12 @@ def step_text(subgoal: Subgoal, actions: ActionSet | None = None) -> str:
     sees to a primitive (``place_at(x, y, relation="left_of")``)."""
     if not subgoal.action:
         return ""
-    shown = _for_model(actions.get(subgoal.action)) if actions is not None and subgoal.action in actions else None
+    shown = model_fields(actions.get(subgoal.action)) if actions is not None and subgoal.action in actions else None
     args = ", ".join(f"{k} = {_plain(v)}" for k, v in subgoal.args.items() if shown is None or k in shown)
     return f"{subgoal.action} with {args}" if args else subgoal.action
 
 
-def _for_model(cls: type[SubgoalAction]) -> list[str]:
+def model_fields(cls: type[SubgoalAction]) -> list[str]:
     """The names of ``cls``'s fields a model is shown (all but ``NOT_FOR_MODEL`` ones)."""
     return [f.name for f in dataclasses.fields(cls) if not f.metadata.get(BOOKKEEPING)]
 
@@ -304,7 +304,7 @@ class DomainKit:
         lines = []
         for cls in self.actions:
             doc = (cls.__doc__ or "").strip().split("\n\n")[0]  # the first paragraph
-            lines.append(f"- {cls.action} ({', '.join(_for_model(cls))}): {' '.join(doc.replace('``', '').split())}")
+            lines.append(f"- {cls.action} ({', '.join(model_fields(cls))}): {' '.join(doc.replace('``', '').split())}")
         return "\n".join(lines)
 
     def notes(self) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from embodied.domain import DomainKit, step_text
+from embodied.domain import DomainKit, model_fields, step_text
 from embodied.models.base import ChatModel, Message
 from embodied.models.prompting import PromptLibrary
 from embodied.primitives import PrimitiveSet
@@ -34,6 +34,7 @@ from embodied.types import (
     to_jsonable,
 )
 from planners.llm import render
+from planners.llm.binding import rebind
 from planners.llm.dialogue import Exchange, Sampling, ask
 from planners.llm.errors import OutputRejected, ProgramOutputError
 from planners.llm.parsing import extract_code, gives_up
@@ -42,6 +43,7 @@ from planners.llm.reading import compact_scene
 from planners.llm.skills import Skill, SkillLibrary, record_run
 
 # a risky action the user refused, a thing the device does not have: no program changes that
+REBIND_EXTRA = 3  # library candidates beyond the examples shown, tried for rebinding
 NO_PROGRAM_REPAIR = (FailureCategory.DENIED, FailureCategory.MISSING)
 # the program itself broke (it raised, crashed, ran out of time or memory): another program can
 # always be written, so giving up is not offered and a GIVE UP answer goes back to the model
@@ -306,9 +308,12 @@ class LLMWriter(_Coder):
     def write(self, subgoal: Subgoal, api: PrimitiveSet, observation: Observation) -> Policy:
         self.exchanges = []
         line = render.subgoal_line(subgoal)
-        self.retrieved = (self.library.nearest(line, api.domain, self.library_k, action=subgoal.action)
-                          if self.library else [])
+        candidates = (self.library.nearest(line, api.domain, self.library_k + REBIND_EXTRA, action=subgoal.action)
+                      if self.library else [])
+        self.retrieved = candidates[:self.library_k]
         reused = self._reuse(line, api)
+        if reused is None:
+            reused = self._rebind(subgoal, line, candidates, api, observation)
         if reused is not None:
             return reused
         examples = "".join(f"A verified program for the similar subgoal {s.subgoal!r}:\n```python\n{s.code}\n```\n\n"
@@ -345,6 +350,35 @@ class LLMWriter(_Coder):
         self.model.report(task="library", reused={"subgoal": line,
                                                   "similarity": round(self.retrieved[0].similarity, 3)})
         return Policy(source=source, version=0, origin="library")
+
+
+    def _rebind(self, subgoal: Subgoal, line: str, candidates: list[Skill], api: PrimitiveSet,
+                observation: Observation) -> Policy | None:
+        """The nearest verified program of another subgoal of the same typed action, rewritten for
+        this subgoal's arguments (:func:`planners.llm.binding.rebind`) and run with no model call;
+        the same guards as :meth:`_reuse` (once per subgoal and run, never a program that failed,
+        the checks a model's answer passes)."""
+        if not self.reuse_verified or not subgoal.action or subgoal.action not in self.kit.actions:
+            return None
+        shown = model_fields(self.kit.actions.get(subgoal.action))
+        perceived = {o.name for o in observation.objects} | {t for e in observation.elements
+                                                             for t in (e.text, e.id) if t}
+        for skill in candidates:
+            if skill.action != subgoal.action or not skill.args:
+                continue
+            code = rebind(skill.code, skill.args, subgoal.args, shown=shown, perceived=perceived)
+            if code is None or (line, code) in self._reused or \
+                    (self.library is not None and self.library.has_failed(code, api.domain)):
+                continue
+            try:
+                source = program_parser(api)(f"```python\n{code}\n```")
+            except OutputRejected:
+                continue
+            self._reused.add((line, code))
+            self.model.report(task="library", rebound={"subgoal": line, "from": skill.subgoal,
+                                                       "similarity": round(skill.similarity, 3)})
+            return Policy(source=source, version=0, origin="library-rebound")
+        return None
 
 
 class LLMRepairer(_Coder):

@@ -8,21 +8,27 @@ delete it. SQLite's own locking (WAL, busy timeout) makes it safe for concurrent
 Before writing, :class:`planners.llm.coder.LLMWriter` asks :meth:`SkillLibrary.nearest` for the
 verified policies whose subgoal text is closest (all-MiniLM-L6-v2 embeddings, cosine) and shows
 them as examples; that is where the saving in model tokens comes from (shorter, right first time).
+A verified program of the very same subgoal runs again as it is, and one of another subgoal of the
+same typed action is rebound to the new arguments (:mod:`planners.llm.binding`): both without a
+model call, and both checked by the monitor like any program. Each stored skill keeps its subgoal's
+arguments (``args``, JSON) for that.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from embodied.errors import ConfigError
 from embodied.models.local import cache_dir
-from embodied.types import WORLD_FAULTS
+from embodied.types import WORLD_FAULTS, to_jsonable
 from planners.llm import render
 
 SCHEMA = """
@@ -36,6 +42,7 @@ CREATE TABLE IF NOT EXISTS skills (
   outcome TEXT NOT NULL,          -- 'verified' or 'failed: <category>'
   scene TEXT NOT NULL DEFAULT '',
   origin TEXT NOT NULL DEFAULT '',
+  args TEXT NOT NULL DEFAULT '',  -- the subgoal's typed-action arguments, JSON
   embedding BLOB                  -- float32, L2-normalised, of the subgoal text
 );
 CREATE INDEX IF NOT EXISTS skills_domain ON skills (domain, outcome);
@@ -58,6 +65,7 @@ class Skill:
     action: str = ""
     origin: str = ""
     similarity: float = 0.0
+    args: dict[str, Any] = field(default_factory=dict)
 
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
@@ -85,6 +93,9 @@ class SkillLibrary:
         self._encode = encoder or minilm_encoder()
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(skills)")}
+            if "args" not in columns:  # a library written before arguments were stored
+                db.execute("ALTER TABLE skills ADD COLUMN args TEXT NOT NULL DEFAULT ''")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30.0)
@@ -94,10 +105,11 @@ class SkillLibrary:
     def store(self, skill: Skill) -> None:
         vector = np.asarray(self._encode([skill.subgoal])[0], dtype=np.float32)
         with self._connect() as db:
-            db.execute("INSERT INTO skills (created, domain, subgoal, action, code, outcome, scene, origin, embedding)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("INSERT INTO skills (created, domain, subgoal, action, code, outcome, scene, origin, args,"
+                       " embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (time.time(), skill.domain, skill.subgoal, skill.action, skill.code, skill.outcome,
-                        skill.scene, skill.origin, vector.tobytes()))
+                        skill.scene, skill.origin, json.dumps(to_jsonable(skill.args)) if skill.args else "",
+                        vector.tobytes()))
 
     def nearest(self, subgoal: str, domain: str, k: int = 2, min_similarity: float = 0.5,
                 action: str = "") -> list[Skill]:
@@ -105,7 +117,7 @@ class SkillLibrary:
         ``min_similarity``), best first; one per distinct code. ``action``: the subgoal's typed
         action; then only skills of that action (or of none) qualify: a 1.5B shown place_on
         programs for a place_at subgoal ("in the row, right of ...") copied their shape."""
-        query_sql = ("SELECT subgoal, domain, code, outcome, scene, action, origin, embedding FROM skills "
+        query_sql = ("SELECT subgoal, domain, code, outcome, scene, action, origin, embedding, args FROM skills "
                      "WHERE domain = ? AND outcome = ? AND embedding IS NOT NULL")
         params: tuple[str, ...] = (domain, VERIFIED)
         if action:
@@ -127,7 +139,8 @@ class SkillLibrary:
             if r[2] in seen:
                 continue
             seen.add(r[2])
-            found.append(Skill(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(scores[i])))
+            found.append(Skill(r[0], r[1], r[2], r[3], r[4], r[5], r[6], float(scores[i]),
+                               json.loads(r[8]) if r[8] else {}))
         return found
 
     def has_failed(self, code: str, domain: str) -> bool:
@@ -159,6 +172,7 @@ def record_run(library: SkillLibrary, domain: str, outcomes: Sequence[object], a
         subgoal = outcomes[index].subgoal  # type: ignore[attr-defined]
         text = render.subgoal_line(subgoal)
         outcome = VERIFIED if verdict.ok else f"failed: {verdict.category}"
-        library.store(Skill(text, domain, policy.source, outcome, scene[:2000], subgoal.action, policy.origin))
+        library.store(Skill(text, domain, policy.source, outcome, scene[:2000], subgoal.action, policy.origin,
+                            args=dict(subgoal.args)))
         stored += 1
     return stored

@@ -116,3 +116,67 @@ def test_only_skills_of_the_subgoals_typed_action_are_examples(tmp_path: Path) -
         {"place_on('blue block')", "place_at(0.5, 0.1)", "legacy()"}
     assert {s.code for s in library.nearest(query, "tabletop", k=3, min_similarity=0.0, action="place_at")} == \
         {"place_at(0.5, 0.1)", "legacy()"}
+
+
+def test_a_verified_program_of_the_same_action_is_rebound_to_new_arguments(tmp_path: Path) -> None:
+    """Another subgoal of the same typed action runs the verified program with its arguments
+    swapped, no model call; a program with an offset from its old scene goes to the model."""
+    from embodied import backends
+    from planners.llm.coder import LLMWriter
+    from tests.planners.test_llm import _api, _scene
+
+    kit = backends.registry("domain").get("tabletop")
+    library = SkillLibrary(tmp_path, encoder=_words)
+    library.store(Skill("put the green block on the red plate [on(green block, red plate)]", "tabletop",
+                        "pick('green block')\nplace_on('green block', 'red plate')", VERIFIED, action="place_on",
+                        args={"object": "green block", "target": "red plate"}))
+    model = RecordingDouble(["```python\npick('red block')\nplace_on('red block', 'blue block')\n```"])
+    events: list[dict] = []
+    model.listen(lambda kind, **data: events.append(data))
+    writer = LLMWriter(model, kit, library=tmp_path)
+    writer.library = library
+    wanted = Subgoal("put the red block on the blue block", action="place_on",
+                     args={"object": "red block", "target": "blue block"},
+                     conditions=[Condition("on", ("red block", "blue block"))])
+    policy = writer.write(wanted, _api(), _scene())
+    assert policy.origin == "library-rebound" and model.requests == []
+    assert "pick('red block')\nplace_on('red block', 'blue block')" in policy.source
+    assert [e["rebound"]["from"] for e in events if "rebound" in e] == \
+        ["put the green block on the red plate [on(green block, red plate)]"]
+    # the same rebound program is not run blind twice in a run (it may have failed there)
+    assert writer.write(wanted, _api(), _scene()).origin == "llm" and len(model.requests) == 1
+    # a later run, after the rebound program failed by a fault of its own: the model writes
+    library.store(Skill(render.subgoal_line(wanted), "tabletop", policy.source, "failed: wrong_place",
+                        action="place_on", args=wanted.args))
+    later = LLMWriter(model, kit, library=tmp_path)
+    later.library = library
+    model.answers.append("```python\npick('red block')\nplace_on('red block', 'blue block')\n```")
+    assert later.write(wanted, _api(), _scene()).origin == "llm" and len(model.requests) == 2
+    offset = Subgoal("put the blue block on the red block", action="place_on",
+                     args={"object": "blue block", "target": "red block"})
+    tray = SkillLibrary(tmp_path / "tray", encoder=_words)
+    tray.store(Skill("put the green block in the red plate", "tabletop",
+                     "pick('green block')\nplace_on('green block', 'red plate', dx=-0.029)", VERIFIED,
+                     action="place_on", args={"object": "green block", "target": "red plate"}))
+    fresh = LLMWriter(model, kit, library=tmp_path / "tray")
+    fresh.library = tray
+    model.answers.append("```python\npick('blue block')\nplace_on('blue block', 'red block')\n```")
+    assert fresh.write(offset, _api(), _scene()).origin == "llm" and len(model.requests) == 3
+
+
+def test_a_library_from_before_arguments_were_stored_opens_and_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "skills.sqlite") as db:
+        db.execute("CREATE TABLE skills (id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, domain TEXT "
+                   "NOT NULL, subgoal TEXT NOT NULL, action TEXT NOT NULL DEFAULT '', code TEXT NOT NULL, outcome "
+                   "TEXT NOT NULL, scene TEXT NOT NULL DEFAULT '', origin TEXT NOT NULL DEFAULT '', embedding BLOB)")
+        db.execute("INSERT INTO skills (created, domain, subgoal, code, outcome, embedding) VALUES (0, 'tabletop', "
+                   "'put the red block on the blue plate', 'pick(\"red block\")', 'verified', ?)",
+                   (_words(["put the red block on the blue plate"])[0].tobytes(),))
+    library = SkillLibrary(tmp_path, encoder=_words)
+    library.store(Skill("put the red block on the blue plate", "tabletop", "pick('red block')  # new", VERIFIED,
+                        args={"object": "red block"}))
+    found = library.nearest("put the red block on the blue plate", "tabletop", k=2)
+    assert sorted((s.code, s.args == {}) for s in found) == [('pick("red block")', True),
+                                                             ("pick('red block')  # new", False)]
