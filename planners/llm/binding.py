@@ -77,12 +77,10 @@ def rebind(code: str, old: Mapping[str, Any], new: Mapping[str, Any], *, shown: 
     tree = ast.fix_missing_locations(rewriter.visit(tree))
     if rewriter.refused:
         return None
-    seen_names = rewriter.seen_names
-    seen_numbers = rewriter.seen_numbers
     for k in changed:
-        if isinstance(before[k], str) and before[k] not in seen_names:
+        if isinstance(before[k], str) and before[k] not in rewriter.seen_names:
             return None
-        if _is_number(before[k]) and not any(abs(before[k] - v) <= TOLERANCE for v in seen_numbers):
+        if _is_number(before[k]) and not any(abs(before[k] - v) <= TOLERANCE for v in rewriter.seen_numbers):
             return None
     wanted = set(names.values())
     given = [a.value for node in ast.walk(tree) if isinstance(node, ast.Call)
@@ -91,7 +89,8 @@ def rebind(code: str, old: Mapping[str, Any], new: Mapping[str, Any], *, shown: 
              if isinstance(a, ast.Constant) and isinstance(a.value, str)]
     if any(text not in wanted for text in given):
         return None  # a call is given a name that is none of the subgoal's arguments
-    if any(text in set(perceived) and text not in wanted for text in rewriter.literals):
+    in_scene = set(perceived)
+    if any(text in in_scene and text not in wanted for text in rewriter.literals):
         return None
     return ast.unparse(tree)
 
@@ -156,7 +155,7 @@ class _Rewriter(ast.NodeTransformer):
             if new is not None:
                 left = self.visit(node.left)
                 op: ast.operator = ast.Sub() if new < 0 else ast.Add()
-                return ast.copy_location(ast.BinOp(left, op, ast.Constant(abs(new))), node)
+                return ast.copy_location(ast.BinOp(left, op, ast.Constant(round(abs(new), 6))), node)
         return self.generic_visit(node)
 
 

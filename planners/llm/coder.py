@@ -42,8 +42,8 @@ from planners.llm.planner import PROMPTS_DIR, rgb_images, rgb_views
 from planners.llm.reading import compact_scene
 from planners.llm.skills import Skill, SkillLibrary, record_run
 
-# a risky action the user refused, a thing the device does not have: no program changes that
 REBIND_EXTRA = 3  # library candidates beyond the examples shown, tried for rebinding
+# a risky action the user refused, a thing the device does not have: no program changes that
 NO_PROGRAM_REPAIR = (FailureCategory.DENIED, FailureCategory.MISSING)
 # the program itself broke (it raised, crashed, ran out of time or memory): another program can
 # always be written, so giving up is not offered and a GIVE UP answer goes back to the model
@@ -331,33 +331,23 @@ class LLMWriter(_Coder):
                      error=ProgramOutputError)
         return Policy(source=source, version=0, origin="llm")
 
-
     def _reuse(self, line: str, api: PrimitiveSet) -> Policy | None:
         """A verified program of the very same subgoal (same text, same domain), run as it is
         with no model call; it must still pass the checks a model's answer passes."""
         if not self.reuse_verified or not self.retrieved or self.retrieved[0].subgoal != line:
             return None
-        code = self.retrieved[0].code
-        # once per subgoal and run, and never a program that has also failed: a program verified
-        # in one scene may hold that scene's coordinates; if it fails here, the model writes anew
-        if (line, code) in self._reused or (self.library is not None and self.library.has_failed(code, api.domain)):
-            return None
-        self._reused.add((line, code))
-        try:
-            source = program_parser(api)(f"```python\n{code}\n```")
-        except OutputRejected:
+        source = self._unseen_program(line, self.retrieved[0].code, api)
+        if source is None:
             return None
         self.model.report(task="library", reused={"subgoal": line,
                                                   "similarity": round(self.retrieved[0].similarity, 3)})
         return Policy(source=source, version=0, origin="library")
 
-
     def _rebind(self, subgoal: Subgoal, line: str, candidates: list[Skill], api: PrimitiveSet,
                 observation: Observation) -> Policy | None:
         """The nearest verified program of another subgoal of the same typed action, rewritten for
-        this subgoal's arguments (:func:`planners.llm.binding.rebind`) and run with no model call;
-        the same guards as :meth:`_reuse` (once per subgoal and run, never a program that failed,
-        the checks a model's answer passes)."""
+        this subgoal's arguments (:func:`planners.llm.binding.rebind`) and run with no model call,
+        under the same guards as :meth:`_reuse`."""
         if not self.reuse_verified or not subgoal.action or subgoal.action not in self.kit.actions:
             return None
         shown = model_fields(self.kit.actions.get(subgoal.action))
@@ -367,18 +357,26 @@ class LLMWriter(_Coder):
             if skill.action != subgoal.action or not skill.args:
                 continue
             code = rebind(skill.code, skill.args, subgoal.args, shown=shown, perceived=perceived)
-            if code is None or (line, code) in self._reused or \
-                    (self.library is not None and self.library.has_failed(code, api.domain)):
+            source = None if code is None else self._unseen_program(line, code, api)
+            if source is None:
                 continue
-            try:
-                source = program_parser(api)(f"```python\n{code}\n```")
-            except OutputRejected:
-                continue
-            self._reused.add((line, code))
             self.model.report(task="library", rebound={"subgoal": line, "from": skill.subgoal,
                                                        "similarity": round(skill.similarity, 3)})
             return Policy(source=source, version=0, origin="library-rebound")
         return None
+
+    def _unseen_program(self, line: str, code: str, api: PrimitiveSet) -> str | None:
+        """``code`` as a program to run with no model call, or None: once per subgoal and run, and
+        never a program that has also failed (a program verified in one scene may hold that
+        scene's coordinates; if it fails here, the model writes anew), and only one that passes
+        the checks a model's answer passes."""
+        if (line, code) in self._reused or (self.library is not None and self.library.has_failed(code, api.domain)):
+            return None
+        self._reused.add((line, code))
+        try:
+            return program_parser(api)(f"```python\n{code}\n```")
+        except OutputRejected:
+            return None
 
 
 class LLMRepairer(_Coder):
